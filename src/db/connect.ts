@@ -1,0 +1,67 @@
+/**
+ * Opens the one Kysely instance over SQLite (better-sqlite3, WAL) or PostgreSQL (pg pool).
+ * Everything above this file is dialect-free; the only dialect facts that leak upward are the
+ * `dialect` tag (for `FOR UPDATE SKIP LOCKED`, which SQLite neither has nor needs) and the
+ * group-commit concurrency the database can use.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { DatabaseConfig } from '../config.js';
+import type { Database } from './tables.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Db {
+  kysely: Kysely<Database>;
+  dialect: Dialect;
+  /** Human description for start-up lines, without credentials. */
+  describe: string;
+  /** How many write transactions may usefully run at once (SQLite has one writer). */
+  writeConcurrency: number;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+
+export function connectDatabase(config: DatabaseConfig): Db {
+  if (config.dialect === 'sqlite') {
+    const path = resolve(config.path);
+    if (config.path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const sqlite = new SqliteDatabase(config.path === ':memory:' ? ':memory:' : path, { timeout: 10_000 });
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma(`synchronous = ${config.synchronous}`);
+    // Redacted values must not linger in free pages of the file or the WAL.
+    sqlite.pragma('secure_delete = ON');
+    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return {
+      kysely,
+      dialect: 'sqlite',
+      describe: `sqlite:${config.path}`,
+      writeConcurrency: 1,
+      close: () => kysely.destroy(),
+    };
+  }
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: 16,
+    // Times are stored as BIGINT epoch milliseconds; they fit a JS number exactly.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client losing its connection must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const url = new URL(config.url);
+  return {
+    kysely,
+    dialect: 'postgres',
+    describe: `postgres://${url.host}${url.pathname}`,
+    writeConcurrency: 6,
+    close: () => kysely.destroy(),
+  };
+}
