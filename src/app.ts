@@ -1,0 +1,75 @@
+/**
+ * buildApp(deps) → a Fastify instance with every route registered. Pure wiring: it never
+ * listens and never reads the environment, so tests (app.inject), the CLI and `serve` share it.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Deps } from './deps.js';
+import { registerApiKeyAuth } from './http/auth.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { registerHealthRoutes } from './http/health.js';
+import { IdempotencyGate } from './http/idempotency.js';
+import { parseJsonBody } from './http/json-body.js';
+import { registerOpenApi } from './http/openapi.js';
+import type { RouteContext } from './http/route-context.js';
+import { validatorCompiler } from './http/validation.js';
+import { registerApiKeyRoutes } from './modules/api-keys/api-keys.routes.js';
+import { ApiKeyAuthenticator } from './modules/api-keys/api-keys.service.js';
+import { registerEventRoutes } from './modules/events/events.routes.js';
+import { registerProfileRoutes } from './modules/profiles/profiles.routes.js';
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+export interface AppOptions {
+  /** Serve only /healthz, /readyz and /metrics (the worker role). */
+  operationalOnly?: boolean;
+}
+
+export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.config.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    ajv: { customOptions: {} },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  registerErrorHandling(app);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // Method, route and status only: bodies, keys and addresses are never logged.
+    request.log.info({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, (body as Buffer).length === 0 ? undefined : parseJsonBody(body as Buffer));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
+  registerHealthRoutes(app, deps.db);
+  if (options.operationalOnly) return app;
+
+  await registerOpenApi(app, deps.config.publicUrl);
+  const authenticator = new ApiKeyAuthenticator(deps.db.kysely, deps.clock, (error) => deps.logger.warn({ err: error }, 'lastUsedAt update failed'));
+  registerApiKeyAuth(app, authenticator);
+  const ctx: RouteContext = {
+    deps,
+    authenticator,
+    idempotency: new IdempotencyGate({ committer: deps.committer, clock: deps.clock, ttlMs: deps.config.idempotencyTtlHours * 3600_000 }),
+    cursorSecret: deps.secret,
+  };
+  registerApiKeyRoutes(app, ctx);
+  registerEventRoutes(app, ctx);
+  registerProfileRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,87 @@
+/**
+ * Group commit (conventions.md §10): concurrent units of work are executed in one database
+ * transaction and each caller is answered only after that transaction committed. One fsync then
+ * covers a whole batch instead of one request.
+ *
+ * A unit of work receives the batch transaction and must keep all its effects inside it; expected
+ * failures are returned as values (they write nothing), so a throw means something unexpected
+ * (a unique-index race with another process, a database error, a bug). When a batch throws, it
+ * is rolled back as a whole and each of its units is retried alone in its own transaction, so one
+ * bad unit cannot fail its neighbours and a unit that lost a race re-reads the winner's row.
+ */
+import type { Transaction } from 'kysely';
+import type { Db } from './connect.js';
+import type { Database } from './tables.js';
+
+export type UnitOfWork<T> = (trx: Transaction<Database>) => Promise<T>;
+
+interface Pending {
+  work: UnitOfWork<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+export interface GroupCommitOptions {
+  /** Largest number of units in one transaction. */
+  maxBatch?: number;
+  /** Transactions in flight at once (1 for SQLite's single writer). */
+  lanes?: number;
+}
+
+export class GroupCommitter {
+  readonly #db: Db;
+  readonly #maxBatch: number;
+  readonly #lanes: number;
+  #queue: Pending[] = [];
+  #active = 0;
+
+  constructor(db: Db, options: GroupCommitOptions = {}) {
+    this.#db = db;
+    this.#maxBatch = options.maxBatch ?? 256;
+    this.#lanes = options.lanes ?? db.writeConcurrency;
+  }
+
+  run<T>(work: UnitOfWork<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#active < this.#lanes && this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      this.#active++;
+      void this.#execute(batch).finally(() => {
+        this.#active--;
+        this.#pump();
+      });
+    }
+  }
+
+  async #execute(batch: Pending[]): Promise<void> {
+    let results: unknown[];
+    try {
+      results = await this.#db.kysely.transaction().execute(async (trx) => {
+        const out: unknown[] = [];
+        for (const item of batch) out.push(await item.work(trx));
+        return out;
+      });
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0]!.reject(error);
+        return;
+      }
+      // Isolate the failure: each unit gets a transaction of its own.
+      for (const item of batch) {
+        try {
+          item.resolve(await this.#db.kysely.transaction().execute((trx) => item.work(trx)));
+        } catch (soloError) {
+          item.reject(soloError);
+        }
+      }
+      return;
+    }
+    batch.forEach((item, i) => item.resolve(results[i]));
+  }
+}

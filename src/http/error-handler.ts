@@ -1,0 +1,48 @@
+/**
+ * The single place where failures become HTTP answers: our HttpErrors, Fastify's own errors
+ * (body too large, wrong content type, schema failures) and anything unexpected, which is logged
+ * and answered 500 `internal_error` without details.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { ErrorObject } from 'ajv';
+import { HttpError, validationError } from './errors.js';
+import { fieldErrorsFromAjv } from './validation.js';
+
+export function toHttpError(error: unknown): HttpError | null {
+  if (error instanceof HttpError) return error;
+  const fe = error as Partial<FastifyError> & { validation?: ErrorObject[]; validationContext?: string };
+  if (Array.isArray(fe.validation)) return validationError(fieldErrorsFromAjv(fe.validation, fe.validationContext ?? 'body'));
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HttpError('payload_too_large', 'Request body is larger than the limit of this route.');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? new HttpError('unsupported_media_type', 'Send the body as application/json.')
+        : new HttpError('malformed_json', 'Request body length does not match Content-Length.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new HttpError('malformed_json', 'Request body is not valid JSON.');
+  }
+  if (fe.statusCode === 413) return new HttpError('payload_too_large', 'Request body is too large.');
+  if (fe.statusCode === 415) return new HttpError('unsupported_media_type', 'Unsupported Content-Type.');
+  if (fe.statusCode === 400) return new HttpError('malformed_json', 'Request could not be read.');
+  return null;
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const known = toHttpError(error);
+    if (known) {
+      return reply.code(known.status).headers(known.headers).type('application/json; charset=utf-8').send(JSON.stringify(known.envelope()));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply
+      .code(500)
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify({ error: 'internal_error', message: 'An unexpected error occurred; it has been logged.' }));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    return reply.code(404).type('application/json; charset=utf-8').send(JSON.stringify({ error: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}.` }));
+  });
+}

@@ -1,0 +1,160 @@
+/**
+ * Idempotency (conventions.md §8), one mechanism for every route that creates something.
+ *
+ * - The key is read and checked before the body is validated (400 `idempotency_key_*`, not stored).
+ * - The record and the route's work commit in the same transaction (through the group
+ *   committer): a rolled-back request leaves no record. Every outcome a unit of work *returns* is
+ *   stored (2xx, validation failures, business 404/409/422); anything *thrown* (5xx) is not, so a
+ *   retry executes again.
+ * - A second request with the same key while the first is executing in this process gets 409
+ *   `idempotency_in_progress` at once. Across processes, the primary key on
+ *   (organization_id, key) serialises them: the loser's transaction fails, is retried alone, and
+ *   then finds the winner's record and replays it.
+ * - Replays send the stored status and the stored body byte for byte, with `Idempotent-Replayed: true`.
+ */
+import { createHash } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Database } from '../db/tables.js';
+import type { GroupCommitter } from '../db/group-commit.js';
+import { canonicalJson } from '../lib/canonical-json.js';
+import type { Clock } from '../lib/clock.js';
+import { HttpError } from './errors.js';
+
+export interface Outcome {
+  status: number;
+  body: unknown;
+  /** The Profile this outcome resolved to, so erasing the Profile can delete the record. */
+  profileId?: string | null;
+  /** What a replay answers when it must differ from the first answer (a secret shown only once). */
+  replayBody?: unknown;
+}
+
+export type IdempotencyMode = 'required' | 'optional';
+
+const PRINTABLE = /^[\x20-\x7e]{1,255}$/;
+
+/** The key from the `Idempotency-Key` header, undefined when absent. */
+export function readIdempotencyKey(request: FastifyRequest, mode: IdempotencyMode): string | undefined {
+  const raw = request.headers['idempotency-key'];
+  if (raw === undefined) {
+    if (mode === 'required') throw new HttpError('idempotency_key_required', 'This route requires an Idempotency-Key header.');
+    return undefined;
+  }
+  // Node joins repeated headers with ", " or keeps an array; either way the header was sent twice.
+  const repeated = Array.isArray(raw) || request.raw.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'idempotency-key').length > 1;
+  let key = Array.isArray(raw) ? '' : raw;
+  if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
+  if (repeated || !PRINTABLE.test(key)) {
+    throw new HttpError('idempotency_key_invalid', 'Idempotency-Key must be sent once, with 1–255 printable ASCII characters.');
+  }
+  return key;
+}
+
+/** SHA-256 of method, concrete path, sorted query and canonical body (§8.3). */
+export function requestFingerprint(method: string, url: string, body: unknown): string {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  params.sort();
+  return createHash('sha256').update(`${method} ${path}?${params.toString()}\n${canonicalJson(body ?? null)}`).digest('hex');
+}
+
+export interface IdempotencyDeps {
+  committer: GroupCommitter;
+  clock: Clock;
+  ttlMs: number;
+}
+
+type Execution = { kind: 'fresh' | 'replay'; status: number; payload: string } | { kind: 'reuse' };
+
+export class IdempotencyGate {
+  readonly #inFlight = new Set<string>();
+
+  constructor(private readonly deps: IdempotencyDeps) {}
+
+  /**
+   * Runs `work` inside a group-committed transaction, guarded by the key when there is one, and
+   * sends the outcome. `work` must keep every effect inside `trx`.
+   */
+  async respond(
+    reply: FastifyReply,
+    guard: { organizationId: string; key: string | undefined; fingerprint: () => string },
+    work: (trx: Transaction<Database>) => Promise<Outcome>,
+  ): Promise<FastifyReply> {
+    const { organizationId, key } = guard;
+    if (key === undefined) {
+      const outcome = await this.deps.committer.run(work);
+      return send(reply, outcome.status, JSON.stringify(outcome.body), false);
+    }
+    const slot = `${organizationId}\n${key}`;
+    if (this.#inFlight.has(slot)) throw inProgress();
+    this.#inFlight.add(slot);
+    try {
+      const fingerprint = guard.fingerprint();
+      const result = await this.deps.committer.run((trx) => this.#execute(trx, organizationId, key, fingerprint, work));
+      if (result.kind === 'reuse') {
+        throw new HttpError('idempotency_key_reuse', 'This Idempotency-Key was already used with a different request.');
+      }
+      return send(reply, result.status, result.payload, result.kind === 'replay');
+    } finally {
+      this.#inFlight.delete(slot);
+    }
+  }
+
+  async #execute(
+    trx: Transaction<Database>,
+    organizationId: string,
+    key: string,
+    fingerprint: string,
+    work: (trx: Transaction<Database>) => Promise<Outcome>,
+  ): Promise<Execution> {
+    const now = this.deps.clock.now();
+    const existing = await trx
+      .selectFrom('idempotency_records')
+      .select(['fingerprint', 'status_code', 'response_body', 'expires_at'])
+      .where('organization_id', '=', organizationId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    if (existing && existing.expires_at > now) {
+      if (existing.fingerprint !== fingerprint) return { kind: 'reuse' };
+      return { kind: 'replay', status: existing.status_code, payload: existing.response_body };
+    }
+    if (existing) {
+      await trx.deleteFrom('idempotency_records').where('organization_id', '=', organizationId).where('key', '=', key).execute();
+    }
+    const outcome = await work(trx);
+    const payload = JSON.stringify(outcome.body);
+    await trx
+      .insertInto('idempotency_records')
+      .values({
+        organization_id: organizationId,
+        key,
+        fingerprint,
+        status_code: outcome.status,
+        response_body: outcome.replayBody === undefined ? payload : JSON.stringify(outcome.replayBody),
+        profile_id: outcome.profileId ?? null,
+        created_at: now,
+        expires_at: now + this.deps.ttlMs,
+      })
+      .execute();
+    return { kind: 'fresh', status: outcome.status, payload };
+  }
+}
+
+function inProgress(): HttpError {
+  return new HttpError('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed; retry shortly.', undefined, {
+    'retry-after': '1',
+  });
+}
+
+function send(reply: FastifyReply, status: number, payload: string, replayed: boolean): FastifyReply {
+  if (replayed) reply.header('idempotent-replayed', 'true');
+  return reply.code(status).type('application/json; charset=utf-8').send(payload);
+}
+
+/** Deletes records past their retention window (the periodic `idempotency.purge` job). */
+export async function purgeExpiredIdempotencyRecords(trx: Transaction<Database> | import('kysely').Kysely<Database>, now: number): Promise<number> {
+  const result = await trx.deleteFrom('idempotency_records').where('expires_at', '<=', now).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,179 @@
+/**
+ * The `segmentflow` command (cli.md). Entry point only: parses arguments and the environment,
+ * opens the database, calls services, prints. Exit codes: 0 success, 1 runtime error, 2 usage
+ * or configuration error.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { parseConfig, type Config } from '../config.js';
+import { connectDatabase, type Db } from '../db/connect.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { parseDateTime } from '../http/validation.js';
+import { systemClock } from '../lib/clock.js';
+import { uuidV7 } from '../lib/ids.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../modules/api-keys/api-keys.service.js';
+import { isScope, SCOPES, type Scope } from '../modules/api-keys/scopes.js';
+import { createOrganization, findOrganization, listOrganizations, type Organization } from '../modules/orgs/orgs.service.js';
+import { serve, type Role } from './serve.js';
+
+class UsageError extends Error {}
+
+function loadConfig(): Config {
+  const parsed = parseConfig(process.env);
+  if (parsed.ok) return parsed.value;
+  const lines = parsed.error.map((p) => `  ${p.variable}: ${p.message}`);
+  throw new UsageError(`Invalid configuration:\n${lines.join('\n')}`);
+}
+
+/** Opens the database, applies migrations, runs `fn`, closes. */
+async function withDatabase<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = connectDatabase(loadConfig().database);
+  try {
+    await migrateToLatest(db);
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function resolveOrg(db: Db, ref: string | undefined): Promise<Organization> {
+  const found = await findOrganization(db.kysely, ref);
+  if (found.ok) return found.value;
+  switch (found.error.type) {
+    case 'none':
+      throw new UsageError('No organization exists yet: run `segmentflow serve` once or `segmentflow orgs create <name>`.');
+    case 'ambiguous':
+      throw new UsageError(`Several organizations exist; pass --org <id|name>:\n${found.error.organizations.map((o) => `  ${o.id}  ${o.name}`).join('\n')}`);
+    case 'not_found':
+      throw new UsageError(`No organization with id or name ${JSON.stringify(found.error.ref)}.`);
+  }
+}
+
+function parseScopes(raw: string): Scope[] {
+  if (raw.trim() === 'all') return [...SCOPES];
+  const scopes = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const unknown = scopes.filter((s) => !isScope(s));
+  if (unknown.length > 0) throw new UsageError(`Unknown scope${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}. Known scopes: ${SCOPES.join(', ')}, or all.`);
+  if (scopes.length === 0) throw new UsageError('--scopes needs at least one scope.');
+  return scopes as Scope[];
+}
+
+const print = (line: string) => process.stdout.write(line + '\n');
+const deps = { clock: systemClock, ids: uuidV7 };
+
+export function buildCli(): Command {
+  const program = new Command('segmentflow').description('Self-hosted customer engagement platform (Segmentflow v1 API)').version('0.1.0');
+  program.exitOverride();
+
+  program
+    .command('serve')
+    .description('run the HTTP API and the background worker')
+    .addOption(new Option('--role <role>', 'api, worker or all').choices(['api', 'worker', 'all']).default('all'))
+    .option('--port <port>', 'HTTP port (overrides PORT)')
+    .option('--host <host>', 'listen address (overrides HOST)')
+    .action(async (opts: { role: Role; port?: string; host?: string }) => {
+      const env = { ...process.env, ...(opts.port !== undefined ? { PORT: opts.port } : {}), ...(opts.host !== undefined ? { HOST: opts.host } : {}) };
+      const parsed = parseConfig(env);
+      if (!parsed.ok) throw new UsageError(`Invalid configuration:\n${parsed.error.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+      await serve(parsed.value, opts.role);
+    });
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations')
+    .action(async () => {
+      const db = connectDatabase(loadConfig().database);
+      try {
+        const results = await migrateToLatest(db);
+        if (results.length === 0) print('Database is up to date.');
+        for (const r of results) print(`${r.status === 'Success' ? 'applied' : r.status.toLowerCase()} ${r.migrationName}`);
+      } finally {
+        await db.close();
+      }
+    });
+
+  const orgs = program.command('orgs').description('manage organizations');
+  orgs
+    .command('create <name>')
+    .option('--json', 'print one JSON line')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      await withDatabase(async (db) => {
+        const created = await createOrganization(db.kysely, deps, name);
+        if (!created.ok) {
+          throw new UsageError(created.error.type === 'already_exists' ? `An organization named ${JSON.stringify(created.error.name)} already exists.` : 'Organization names are 1–200 characters without control characters.');
+        }
+        print(opts.json ? JSON.stringify({ id: created.value.id, name: created.value.name }) : `Created organization ${created.value.name} (${created.value.id})`);
+      });
+    });
+  orgs
+    .command('list')
+    .option('--json', 'print one JSON line')
+    .action(async (opts: { json?: boolean }) => {
+      await withDatabase(async (db) => {
+        const all = await listOrganizations(db.kysely);
+        if (opts.json) print(JSON.stringify(all.map((o) => ({ id: o.id, name: o.name }))));
+        else for (const o of all) print(`${o.id}  ${o.name}`);
+      });
+    });
+
+  const keys = program.command('api-keys').description('manage API keys');
+  keys
+    .command('create')
+    .requiredOption('--scopes <scopes>', 'comma-separated scopes, or all')
+    .option('--org <org>', 'organization id or name (default: the only one)')
+    .option('--label <label>', 'label', 'cli')
+    .option('--expires <dateTime>', 'expiry (ISO-8601 date-time)')
+    .option('--json', 'print one JSON line')
+    .action(async (opts: { scopes: string; org?: string; label: string; expires?: string; json?: boolean }) => {
+      const scopes = parseScopes(opts.scopes);
+      const expiresAt = opts.expires === undefined ? null : parseDateTime(opts.expires);
+      if (opts.expires !== undefined && expiresAt === null) throw new UsageError('--expires must be an ISO-8601 date-time with a zone, e.g. 2027-01-01T00:00:00Z.');
+      if (opts.label.length < 1 || opts.label.length > 200) throw new UsageError('--label must be 1–200 characters.');
+      await withDatabase(async (db) => {
+        const org = await resolveOrg(db, opts.org);
+        const { apiKey, key } = await createApiKey(db.kysely, deps, { organizationId: org.id, label: opts.label, scopes, expiresAt });
+        if (opts.json) print(JSON.stringify({ id: apiKey.id, key, scopes: apiKey.scopes }));
+        else print(`Created API key ${apiKey.id} for ${org.name} (scopes: ${apiKey.scopes.join(', ')})\nSecret (shown once): ${key}`);
+      });
+    });
+  keys
+    .command('list')
+    .option('--org <org>', 'organization id or name (default: the only one)')
+    .option('--json', 'print one JSON line')
+    .action(async (opts: { org?: string; json?: boolean }) => {
+      await withDatabase(async (db) => {
+        const org = await resolveOrg(db, opts.org);
+        const all = await listApiKeys(db.kysely, org.id, { limit: 10_000, beforeId: null });
+        if (opts.json) print(JSON.stringify(all));
+        else for (const k of all) print(`${k.id}  ${k.prefix}…${k.last4}  ${k.label}  ${k.revokedAt ? 'revoked' : 'active'}  ${k.scopes.join(',')}`);
+      });
+    });
+  keys
+    .command('revoke <id>')
+    .option('--org <org>', 'organization id or name (default: the only one)')
+    .action(async (id: string, opts: { org?: string }) => {
+      await withDatabase(async (db) => {
+        const org = await resolveOrg(db, opts.org);
+        if (!(await revokeApiKey(db.kysely, deps, org.id, id))) throw new UsageError(`No active API key ${id} in ${org.name}.`);
+        print(`Revoked API key ${id}`);
+      });
+    });
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(error.message + '\n');
+      return 2;
+    }
+    process.stderr.write(`segmentflow: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

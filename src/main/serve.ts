@@ -1,0 +1,62 @@
+/**
+ * `segmentflow serve`: migrate, bootstrap, then run the HTTP API and/or the job worker in this
+ * process until SIGTERM/SIGINT, which stops accepting, finishes in-flight requests and claimed
+ * jobs (≤ 30 s) and exits 0.
+ */
+import type { Config } from '../config.js';
+import { buildApp } from '../app.js';
+import { connectDatabase } from '../db/connect.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { createDeps } from '../deps.js';
+import { systemClock } from '../lib/clock.js';
+import { uuidV7 } from '../lib/ids.js';
+import { createLogger } from '../logger.js';
+import { bootstrapInstance } from '../modules/orgs/bootstrap.js';
+import { createWorker } from '../worker.js';
+
+export type Role = 'api' | 'worker' | 'all';
+
+export async function serve(config: Config, role: Role): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const db = connectDatabase(config.database);
+  await migrateToLatest(db);
+  const boot = await bootstrapInstance(db, { clock: systemClock, ids: uuidV7 }, {
+    bootstrapApiKey: config.bootstrapApiKey,
+    configuredSecret: config.secret,
+  });
+  const deps = createDeps({ config, db, clock: systemClock, ids: uuidV7, logger, secret: boot.secret });
+  const app = await buildApp(deps, { operationalOnly: role === 'worker' });
+  const worker = role === 'api' ? null : createWorker(deps);
+
+  await app.listen({ port: config.port, host: config.host });
+  worker?.start();
+
+  const base = `http://localhost:${config.port}`;
+  const out = [`Segmentflow listening on ${base}  (role ${role} · ${db.describe} · mail ${config.mailTransport})`];
+  if (boot.bootstrapApiKey !== null) out.push(`Bootstrap API key (shown once, all scopes): ${boot.bootstrapApiKey}`);
+  if (role !== 'worker') out.push(`API reference: ${base}/docs   OpenAPI: ${base}/api/v1/openapi.json`);
+  process.stdout.write(out.join('\n') + '\n');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error('graceful shutdown took longer than 30 s; exiting');
+      process.exit(1);
+    }, 30_000);
+    deadline.unref();
+    try {
+      await Promise.all([app.close(), worker?.stop({ timeoutMs: 28_000 })]);
+      await db.close();
+      logger.flush();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,43 @@
+/** SQL for UserEvents. */
+import type { Kysely } from 'kysely';
+import type { Database, UserEventsTable } from '../../db/tables.js';
+
+export type UserEventRow = UserEventsTable;
+
+export async function insertUserEvent(db: Kysely<Database>, row: UserEventRow): Promise<void> {
+  await db.insertInto('user_events').values(row).execute();
+}
+
+export function selectUserEvent(db: Kysely<Database>, organizationId: string, id: string): Promise<UserEventRow | undefined> {
+  return db.selectFrom('user_events').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+}
+
+export interface EventFilter {
+  profileId?: string;
+  event?: string;
+  referenceId?: string;
+  source?: string;
+  since?: number;
+  until?: number;
+}
+
+/** Newest `received_at` first (ties by id); `after` is the last row of the previous page. */
+export function selectUserEventsPage(
+  db: Kysely<Database>,
+  organizationId: string,
+  filter: EventFilter,
+  page: { limit: number; after: { receivedAt: number; id: string } | null },
+): Promise<UserEventRow[]> {
+  let q = db.selectFrom('user_events').selectAll().where('organization_id', '=', organizationId);
+  if (filter.profileId !== undefined) q = q.where('profile_id', '=', filter.profileId);
+  if (filter.event !== undefined) q = q.where('event', '=', filter.event);
+  if (filter.referenceId !== undefined) q = q.where('reference_id', '=', filter.referenceId);
+  if (filter.source !== undefined) q = q.where('source', '=', filter.source);
+  if (filter.since !== undefined) q = q.where('received_at', '>=', filter.since);
+  if (filter.until !== undefined) q = q.where('received_at', '<', filter.until);
+  const after = page.after;
+  if (after !== null) {
+    q = q.where((eb) => eb.or([eb('received_at', '<', after.receivedAt), eb.and([eb('received_at', '=', after.receivedAt), eb('id', '<', after.id)])]));
+  }
+  return q.orderBy('received_at', 'desc').orderBy('id', 'desc').limit(page.limit).execute();
+}

@@ -1,0 +1,43 @@
+/**
+ * First start (cli.md §3): on a database without organizations, create — once, even when several
+ * processes start together — the `default` organization and a `bootstrap` API key with every
+ * scope (its secret is SEGMENTFLOW_BOOTSTRAP_API_KEY when set), and the instance secret. The
+ * claim row in instance_settings is what makes it happen exactly once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../../db/connect.js';
+import type { Clock } from '../../lib/clock.js';
+import type { IdGenerator } from '../../lib/ids.js';
+import { createApiKey } from '../api-keys/api-keys.service.js';
+import { SCOPES } from '../api-keys/scopes.js';
+import { claimSetting, countOrganizations, insertOrganization } from './orgs.store.js';
+
+export interface BootstrapResult {
+  /** Set only on the start that created the organization: the secret to print once. */
+  bootstrapApiKey: string | null;
+  organizationId: string | null;
+  /** The instance secret: SEGMENTFLOW_SECRET when configured, else the stored one. */
+  secret: string;
+}
+
+export async function bootstrapInstance(
+  db: Db,
+  deps: { clock: Clock; ids: IdGenerator },
+  options: { bootstrapApiKey: string | null; configuredSecret: string | null },
+): Promise<BootstrapResult> {
+  return db.kysely.transaction().execute(async (trx) => {
+    const stored = await claimSetting(trx, 'instance_secret', randomBytes(32).toString('base64url'));
+    const secret = options.configuredSecret ?? stored.value;
+    const claim = await claimSetting(trx, 'bootstrapped_at', String(deps.clock.now()));
+    if (!claim.created || (await countOrganizations(trx)) > 0) return { bootstrapApiKey: null, organizationId: null, secret };
+    const organizationId = deps.ids();
+    await insertOrganization(trx, { id: organizationId, name: 'default', created_at: deps.clock.now() });
+    const { key } = await createApiKey(trx, deps, {
+      organizationId,
+      label: 'bootstrap',
+      scopes: SCOPES,
+      ...(options.bootstrapApiKey !== null ? { secret: options.bootstrapApiKey } : {}),
+    });
+    return { bootstrapApiKey: key, organizationId, secret };
+  });
+}

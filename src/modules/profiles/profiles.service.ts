@@ -1,0 +1,221 @@
+/**
+ * Profiles: identity resolution (events.md §3, shared by events.track, emails.send, triggers and
+ * ingest), last-write-wins Profile Properties with lineage (events.md §4), and the Profile JSON
+ * shape (profiles.md §1). Resolution decides every outcome before writing anything, so a
+ * conflict leaves the database untouched.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/tables.js';
+import { toIso } from '../../lib/clock.js';
+import type { Clock } from '../../lib/clock.js';
+import type { IdGenerator } from '../../lib/ids.js';
+import { err, ok, type Result } from '../../lib/result.js';
+import {
+  deleteIdentity,
+  insertIdentities,
+  insertProfile,
+  selectIdentityOwners,
+  selectProfile,
+  selectProperties,
+  selectPropertyValue,
+  updateProfile,
+  upsertProperties,
+  type ProfileRow,
+} from './profiles.store.js';
+
+export type SourceTag = 'api' | 'csv_import' | 'jsonl_import' | 'ingest' | 'segment' | 'form_submission' | 'wordpress' | 'woocommerce' | 'shopify';
+
+export type PropertySource =
+  | 'events.track'
+  | 'journeys.trigger'
+  | 'ingest.identify'
+  | 'segment.identify'
+  | 'journey.update_profile'
+  | 'import'
+  | 'ingest.consent';
+
+export type ResolveError =
+  | { type: 'identity_conflict'; byExternalId: string | null; byEmail: string }
+  | { type: 'profile_not_found' };
+
+export interface IdentityInput {
+  /** Canonical (trimmed, lower-cased) email. */
+  email?: string;
+  externalId?: string;
+}
+
+export interface ResolvedProfile {
+  profile: ProfileRow;
+  created: boolean;
+}
+
+interface ServiceDeps {
+  clock: Clock;
+  ids: IdGenerator;
+}
+
+/** events.md §3: externalId first, then email; creates with an email, never without one. */
+export async function resolveProfile(
+  db: Kysely<Database>,
+  deps: ServiceDeps,
+  organizationId: string,
+  identity: IdentityInput,
+  sourceTag: SourceTag,
+): Promise<Result<ResolvedProfile, ResolveError>> {
+  const { email, externalId } = identity;
+  const owners = await selectIdentityOwners(db, organizationId, identity);
+  const px = owners.byExternalId;
+  const pe = owners.byEmail;
+  const now = deps.clock.now();
+
+  if (px !== null) {
+    if (email !== undefined && pe !== null && pe !== px) return err({ type: 'identity_conflict', byExternalId: px, byEmail: pe });
+    const profile = await selectProfile(db, organizationId, px);
+    if (!profile) throw new Error(`identity points at missing profile ${px}`);
+    if (email !== undefined && pe === null) {
+      // Email change: the old email stops resolving to this Profile.
+      await deleteIdentity(db, organizationId, 'email', profile.email);
+      await insertIdentities(db, [{ organization_id: organizationId, kind: 'email', value: email, profile_id: px, created_at: now }]);
+      profile.email = email;
+      await updateProfile(db, px, { email, updated_at: now });
+      profile.updated_at = now;
+    }
+    return ok({ profile: await withSourceTag(db, profile, sourceTag, now), created: false });
+  }
+  if (email === undefined) return err({ type: 'profile_not_found' });
+  if (pe !== null) {
+    const profile = await selectProfile(db, organizationId, pe);
+    if (!profile) throw new Error(`identity points at missing profile ${pe}`);
+    if (externalId !== undefined) {
+      if (profile.external_id !== null) return err({ type: 'identity_conflict', byExternalId: null, byEmail: pe });
+      await insertIdentities(db, [{ organization_id: organizationId, kind: 'external_id', value: externalId, profile_id: pe, created_at: now }]);
+      profile.external_id = externalId;
+      profile.updated_at = now;
+      await updateProfile(db, pe, { external_id: externalId, updated_at: now });
+    }
+    return ok({ profile: await withSourceTag(db, profile, sourceTag, now), created: false });
+  }
+  const profile: ProfileRow = {
+    id: deps.ids(),
+    organization_id: organizationId,
+    email,
+    external_id: externalId ?? null,
+    phone: null,
+    sources: JSON.stringify([sourceTag]),
+    created_at: now,
+    updated_at: now,
+  };
+  // Identities first: their primary key is what makes a concurrent duplicate creation fail.
+  await insertIdentities(db, [
+    { organization_id: organizationId, kind: 'email', value: email, profile_id: profile.id, created_at: now },
+    ...(externalId !== undefined
+      ? [{ organization_id: organizationId, kind: 'external_id' as const, value: externalId, profile_id: profile.id, created_at: now }]
+      : []),
+  ]);
+  await insertProfile(db, profile);
+  return ok({ profile, created: true });
+}
+
+async function withSourceTag(db: Kysely<Database>, profile: ProfileRow, tag: SourceTag, now: number): Promise<ProfileRow> {
+  const sources = JSON.parse(profile.sources) as string[];
+  if (sources.includes(tag)) return profile;
+  sources.push(tag);
+  profile.sources = JSON.stringify(sources);
+  profile.updated_at = now;
+  await updateProfile(db, profile.id, { sources: profile.sources, updated_at: now });
+  return profile;
+}
+
+export interface PropertyWrite {
+  properties: Record<string, unknown>;
+  source: PropertySource;
+  /** The effective time for last-write-wins. */
+  updatedAt: number;
+  eventId: string | null;
+}
+
+/** Applies properties last-write-wins; keeps `phone` mirrored. Returns the keys written. */
+export async function applyProperties(db: Kysely<Database>, deps: { clock: Clock }, profile: ProfileRow, write: PropertyWrite): Promise<string[]> {
+  const keys = Object.keys(write.properties);
+  if (keys.length === 0) return [];
+  const written = await upsertProperties(
+    db,
+    keys.map((key) => ({
+      organization_id: profile.organization_id,
+      profile_id: profile.id,
+      key,
+      value_json: JSON.stringify(write.properties[key] ?? null),
+      source: write.source,
+      updated_at: write.updatedAt,
+      event_id: write.eventId,
+    })),
+  );
+  if (written.length === 0) return written;
+  const changes: { updated_at: number; phone?: string | null } = { updated_at: deps.clock.now() };
+  if (written.includes('phone')) {
+    const stored = await selectPropertyValue(db, profile.id, 'phone');
+    const value: unknown = stored === undefined ? null : JSON.parse(stored);
+    changes.phone = typeof value === 'string' ? value : null;
+    profile.phone = changes.phone;
+  }
+  profile.updated_at = changes.updated_at;
+  await updateProfile(db, profile.id, changes);
+  return written;
+}
+
+export interface PropertyView {
+  value: unknown;
+  source: string;
+  updatedAt: string;
+  eventId?: string;
+}
+
+export interface ProfileView {
+  id: string;
+  email: string;
+  externalId: string | null;
+  phone: string | null;
+  sources: string[];
+  properties: Record<string, PropertyView>;
+  segments: { id: string; name: string; type: 'dynamic' }[];
+  deliverySuppression: {
+    suppressed: boolean;
+    email: string;
+    reason: 'hard_bounce' | 'complaint' | 'manual' | null;
+    suppressedAt: string | null;
+    latestBounceReason: string | null;
+    latestBounceDiagnosticCode: string | null;
+  };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export async function getProfile(db: Kysely<Database>, organizationId: string, profileId: string): Promise<ProfileView | null> {
+  const row = await selectProfile(db, organizationId, profileId.toLowerCase());
+  if (!row) return null;
+  const properties: Record<string, PropertyView> = Object.create(null) as Record<string, PropertyView>;
+  for (const p of await selectProperties(db, row.id)) {
+    const view: PropertyView = { value: JSON.parse(p.value_json) as unknown, source: p.source, updatedAt: toIso(p.updated_at) };
+    if (p.event_id !== null) view.eventId = p.event_id;
+    properties[p.key] = view;
+  }
+  return {
+    id: row.id,
+    email: row.email,
+    externalId: row.external_id,
+    phone: row.phone,
+    sources: JSON.parse(row.sources) as string[],
+    properties,
+    segments: [],
+    deliverySuppression: {
+      suppressed: false,
+      email: row.email,
+      reason: null,
+      suppressedAt: null,
+      latestBounceReason: null,
+      latestBounceDiagnosticCode: null,
+    },
+    createdAt: toIso(row.created_at),
+    updatedAt: toIso(row.updated_at),
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * The background worker: a JobRunner with every job handler of the product registered, plus the
+ * recurring maintenance jobs. Later modules (emails, journeys) register their handlers here.
+ */
+import type { Deps } from './deps.js';
+import { purgeExpiredIdempotencyRecords } from './http/idempotency.js';
+import { JobRunner } from './jobs/runner.js';
+import { purgeFinishedJobs } from './jobs/queue.js';
+
+const HOUR_MS = 3600_000;
+/** Completed and failed jobs are kept a week for inspection, then purged. */
+const FINISHED_JOB_RETENTION_MS = 7 * 24 * HOUR_MS;
+
+export interface Worker {
+  runner: JobRunner;
+  start(): void;
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+export function createWorker(deps: Deps): Worker {
+  const runner = new JobRunner({
+    db: deps.db,
+    clock: deps.clock,
+    ids: deps.ids,
+    logger: deps.logger,
+    concurrency: deps.config.workerConcurrency,
+  });
+  runner.register('idempotency.purge', async () => {
+    const purged = await purgeExpiredIdempotencyRecords(deps.db.kysely, deps.clock.now());
+    if (purged > 0) deps.logger.info({ purged }, 'purged expired idempotency records');
+  });
+  runner.register('jobs.purge', async () => {
+    await purgeFinishedJobs(deps.db.kysely, deps.clock.now() - FINISHED_JOB_RETENTION_MS);
+  });
+  return {
+    runner,
+    start() {
+      runner.start();
+      void Promise.all([runner.schedule('idempotency.purge', HOUR_MS), runner.schedule('jobs.purge', HOUR_MS)]).catch((error: unknown) =>
+        deps.logger.error({ err: error }, 'scheduling maintenance jobs failed'),
+      );
+    },
+    stop: (options) => runner.stop(options),
+  };
+}
