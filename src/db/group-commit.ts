@@ -68,20 +68,42 @@ export class GroupCommitter {
         return out;
       });
     } catch (error) {
-      if (batch.length === 1) {
+      if (batch.length === 1 && !isConflict(error)) {
         batch[0]!.reject(error);
         return;
       }
       // Isolate the failure: each unit gets a transaction of its own.
-      for (const item of batch) {
-        try {
-          item.resolve(await this.#db.kysely.transaction().execute((trx) => item.work(trx)));
-        } catch (soloError) {
-          item.reject(soloError);
-        }
-      }
+      for (const item of batch) await this.#runAlone(item);
       return;
     }
     batch.forEach((item, i) => item.resolve(results[i]));
   }
+
+  /**
+   * One unit in its own transaction. A unit that lost a uniqueness race against a concurrent
+   * transaction (or was picked as a deadlock victim) is run again: by then the winner has
+   * committed and the unit reads its row instead of inserting a duplicate.
+   */
+  async #runAlone(item: Pending): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        item.resolve(await this.#db.kysely.transaction().execute((trx) => item.work(trx)));
+        return;
+      } catch (error) {
+        if (attempt >= MAX_CONFLICT_RETRIES || !isConflict(error)) {
+          item.reject(error);
+          return;
+        }
+      }
+    }
+  }
+}
+
+const MAX_CONFLICT_RETRIES = 4;
+
+/** Unique violations, serialization failures and deadlocks (PostgreSQL), constraint and busy errors (SQLite). */
+export function isConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  return code === '23505' || code === '40001' || code === '40P01' || code.startsWith('SQLITE_CONSTRAINT_PRIMARYKEY') || code.startsWith('SQLITE_CONSTRAINT_UNIQUE') || code.startsWith('SQLITE_BUSY');
 }
