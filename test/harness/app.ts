@@ -10,7 +10,7 @@ import type { Dialect } from '../../src/db/connect.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { FakeClock } from '../../src/lib/clock.js';
 import { uuidV7 } from '../../src/lib/ids.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { createApiKey } from '../../src/modules/api-keys/api-keys.service.js';
 import { SCOPES, type Scope } from '../../src/modules/api-keys/scopes.js';
 import type { JourneyEvaluator } from '../../src/modules/events/journey-hook.js';
@@ -36,7 +36,7 @@ export interface TestApp {
 
 export async function createTestApp(
   dialect: Dialect,
-  options: { config?: Partial<Config>; journeys?: JourneyEvaluator; clock?: FakeClock } = {},
+  options: { config?: Partial<Config>; journeys?: JourneyEvaluator; clock?: FakeClock; logger?: Logger } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase(dialect);
   const clock = options.clock ?? new FakeClock();
@@ -45,7 +45,7 @@ export async function createTestApp(
     db: database.db,
     clock,
     ids: uuidV7,
-    logger: createLogger((process.env.SEGMENTFLOW_TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent'),
+    logger: options.logger ?? createLogger((process.env.SEGMENTFLOW_TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent'),
     secret: randomBytes(32).toString('hex'),
     ...(options.journeys ? { journeys: options.journeys } : {}),
   });
