@@ -1,0 +1,151 @@
+/**
+ * The `segmentflow` command against a real database (cli.md): migrate, organizations, API keys,
+ * configuration errors, and `serve` with bootstrap, the CLI working beside it, graceful stop.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, test } from 'node:test';
+import { buildApp } from '../../src/app.js';
+import { defaultConfig } from '../../src/config.js';
+import { createDeps } from '../../src/deps.js';
+import { systemClock } from '../../src/lib/clock.js';
+import { uuidV7 } from '../../src/lib/ids.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, forEachDialect, type TestDatabase } from '../harness/database.js';
+import { runCli, startServer } from '../harness/cli.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+test('configuration errors name every bad variable and exit 2 without touching the database', async () => {
+  const res = await runCli(['serve'], { PORT: 'abc', SEGMENTFLOW_MAIL_TRANSPORT: 'smtp', SEGMENTFLOW_DATABASE_URL: 'sqlite:/nonexistent-dir/never/created.db' });
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /PORT: not a port number/);
+  assert.match(res.stderr, /SEGMENTFLOW_SMTP_URL: required with SEGMENTFLOW_MAIL_TRANSPORT=smtp/);
+  const bad = await runCli(['migrate'], { SEGMENTFLOW_DATABASE_URL: 'mysql://x', SEGMENTFLOW_LOG_LEVEL: 'loud' });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /SEGMENTFLOW_DATABASE_URL/);
+  assert.match(bad.stderr, /SEGMENTFLOW_LOG_LEVEL/);
+});
+
+forEachDialect('segmentflow CLI', (dialect) => {
+  let database: TestDatabase;
+  let env: Record<string, string>;
+  before(async () => {
+    database = await createTestDatabase(dialect, { migrate: false });
+    env = { SEGMENTFLOW_DATABASE_URL: database.url };
+  });
+  after(() => database.destroy());
+
+  test('migrate applies, then reports up to date', async () => {
+    const first = await runCli(['migrate'], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /applied 0001-foundation/);
+    const second = await runCli(['migrate'], env);
+    assert.equal(second.code, 0);
+    assert.match(second.stdout, /up to date/);
+  });
+
+  test('serve bootstraps once, the CLI works beside it, keys are enforced, SIGTERM exits 0', async () => {
+    const port = await freePort();
+    const bootstrapKey = 'dev_key_0123456789abcdef';
+    const server = await startServer(['--port', String(port)], { ...env, SEGMENTFLOW_BOOTSTRAP_API_KEY: bootstrapKey, HOST: '127.0.0.1' });
+    try {
+      assert.match(server.stdout(), new RegExp(`Segmentflow listening on http://localhost:${port}  \\(role all · ${dialect === 'sqlite' ? 'sqlite:' : 'postgres://'}.* · mail capture\\)`));
+      assert.match(server.stdout(), /Bootstrap API key \(shown once, all scopes\): dev_key_0123456789abcdef/);
+      const base = `http://127.0.0.1:${port}`;
+      const org = await fetch(`${base}/api/v1/organization`, { headers: { 'x-api-key': bootstrapKey } });
+      assert.equal(org.status, 200);
+      assert.equal(((await org.json()) as { name: string }).name, 'default');
+
+      // The CLI writes to the same database while serve runs.
+      const created = await runCli(['api-keys', 'create', '--scopes', 'profiles:read', '--label', 'narrow', '--json'], env);
+      assert.equal(created.code, 0, created.stderr);
+      const lines = created.stdout.trim().split('\n');
+      assert.equal(lines.length, 1);
+      const key = JSON.parse(lines[0]!) as { id: string; key: string; scopes: string[] };
+      assert.deepEqual(Object.keys(key), ['id', 'key', 'scopes']);
+      assert.deepEqual(key.scopes, ['profiles:read']);
+      const denied = await fetch(`${base}/api/v1/events`, {
+        method: 'POST',
+        headers: { 'x-api-key': key.key, 'content-type': 'application/json', 'idempotency-key': 'cli-1' },
+        body: JSON.stringify({ event: 'x', profile: { email: 'a@example.com' } }),
+      });
+      assert.equal(denied.status, 403);
+      const accepted = await fetch(`${base}/api/v1/events`, {
+        method: 'POST',
+        headers: { 'x-api-key': bootstrapKey, 'content-type': 'application/json', 'idempotency-key': 'cli-1' },
+        body: JSON.stringify({ event: 'x', profile: { email: 'a@example.com' } }),
+      });
+      assert.equal(accepted.status, 202);
+
+      const listed = await runCli(['api-keys', 'list'], env);
+      assert.equal(listed.code, 0);
+      assert.ok(listed.stdout.includes(key.id));
+      assert.ok(!listed.stdout.includes(key.key), 'list never prints secrets');
+      assert.ok(!listed.stdout.includes(bootstrapKey));
+
+      const revoked = await runCli(['api-keys', 'revoke', key.id], env);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      // Another process revoked it: the server's one-second key cache lets it lapse within a second.
+      let status = 0;
+      for (let i = 0; i < 30 && status !== 401; i++) {
+        status = (await fetch(`${base}/api/v1/organization`, { headers: { 'x-api-key': key.key } })).status;
+        if (status !== 401) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(status, 401);
+    } finally {
+      assert.equal(await server.stop('SIGTERM'), 0);
+    }
+
+    // A second start on the non-empty database prints no key and ignores the bootstrap variable.
+    const again = await startServer(['--port', String(port), '--role', 'api'], { ...env, SEGMENTFLOW_BOOTSTRAP_API_KEY: 'another_key_0123456789abc', HOST: '127.0.0.1' });
+    try {
+      assert.doesNotMatch(again.stdout(), /Bootstrap API key/);
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/organization`, { headers: { 'x-api-key': 'another_key_0123456789abc' } });
+      assert.equal(res.status, 401);
+    } finally {
+      assert.equal(await again.stop('SIGINT'), 0);
+    }
+  });
+
+  test('orgs and api-keys: --org required with several organizations, unknown scopes exit 2', async () => {
+    const unknown = await runCli(['api-keys', 'create', '--scopes', 'nope:read'], env);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /nope:read/);
+    const org = await runCli(['orgs', 'create', 'acme', '--json'], env);
+    assert.equal(org.code, 0, org.stderr);
+    const acme = JSON.parse(org.stdout) as { id: string; name: string };
+    assert.equal(acme.name, 'acme');
+    const duplicate = await runCli(['orgs', 'create', 'acme'], env);
+    assert.equal(duplicate.code, 2);
+    assert.equal((await runCli(['orgs', 'create', 'globex'], env)).code, 0);
+    const ambiguous = await runCli(['api-keys', 'create', '--scopes', 'all'], env);
+    assert.equal(ambiguous.code, 2);
+    assert.match(ambiguous.stderr, /acme/);
+    const made = await runCli(['api-keys', 'create', '--org', 'acme', '--scopes', 'events:write,profiles:read', '--json'], env);
+    assert.equal(made.code, 0, made.stderr);
+    const { key } = JSON.parse(made.stdout) as { key: string };
+    assert.match(key, /^sk_live_[0-9A-Za-z]{38}$/);
+
+    // The key belongs to acme: check it through the app on the same database.
+    const db = (await import('../../src/db/connect.js')).connectDatabase(
+      dialect === 'sqlite' ? { dialect: 'sqlite', path: database.url.slice('sqlite:'.length), synchronous: 'FULL' } : { dialect: 'postgres', url: database.url },
+    );
+    const app = await buildApp(createDeps({ config: defaultConfig(), db, clock: systemClock, ids: uuidV7, logger: createLogger('silent'), secret: 'x'.repeat(32) }));
+    try {
+      const res = await app.inject({ method: 'GET', url: '/api/v1/organization', headers: { 'x-api-key': key } });
+      assert.equal(JSON.parse(res.body).id, acme.id);
+    } finally {
+      await app.close();
+      await db.close();
+    }
+  });
+});
