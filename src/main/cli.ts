@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { parseConfig, type Config } from '../config.js';
 import { connectDatabase, type Db } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { parseDateTime } from '../http/validation.js';
+import { parseDateTime } from '../lib/date-time.js';
 import { systemClock } from '../lib/clock.js';
 import { uuidV7 } from '../lib/ids.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../modules/api-keys/api-keys.service.js';
