@@ -24,7 +24,7 @@ import {
   type ClaimedJob,
 } from '../../src/jobs/queue.js';
 import { createTestDatabase, forEachDialect, type TestDatabase } from '../harness/database.js';
-import { connectSecond, jobRow } from './support.js';
+import { connectSecond, jobRow, settledWithin } from './support.js';
 
 const LEASE = 60_000;
 
@@ -196,11 +196,14 @@ forEachDialect('job queue', (dialect) => {
     try {
       const locked = await enqueueJob(db.kysely, deps(), { type: 't', payload: {}, runAt: clock.now() - 10 });
       const free = await enqueueJob(db.kysely, deps(), { type: 't', payload: {} });
-      await db.kysely.transaction().execute(async (trx) => {
+      // Ending the locking transaction either way releases a claim that wrongly waits, so a
+      // regression fails here instead of hanging.
+      const claimed = await db.kysely.transaction().execute(async (trx) => {
         await trx.selectFrom('jobs').select('id').where('id', '=', locked.id).forUpdate().execute();
-        const claimed = await claimDueJobs(second, { workerId: 'w2', limit: 10, leaseMs: LEASE, now: clock.now() });
-        assert.deepEqual(claimed.map((j) => j.id), [free.id]);
+        return settledWithin(claimDueJobs(second, { workerId: 'w2', limit: 10, leaseMs: LEASE, now: clock.now() }), 3000);
       });
+      assert.notEqual(claimed, 'pending', 'the claim waited for the locked row');
+      assert.deepEqual(claimed === 'pending' ? [] : claimed.map((j) => j.id), [free.id]);
       assert.deepEqual((await claim('w1')).map((j) => j.id), [locked.id]);
     } finally {
       await second.close();

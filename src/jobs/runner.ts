@@ -1,0 +1,341 @@
+/**
+ * The job runner: the entry point that turns queued rows into handler calls. One per process.
+ *
+ * - `start()` runs a poll loop: claim up to the free concurrency, run each claimed job, sleep
+ *   `pollIntervalMs` (the poll cadence is the one real timer here; business timers are `run_at`
+ *   rows). A full batch means a backlog, so it claims again as soon as a slot frees up.
+ * - `stop()` stops claiming, waits for in-flight handlers (up to a timeout, then aborts their
+ *   `ctx.signal` and leaves them to lease expiry: work may repeat, it is not lost) and resolves.
+ * - `runDueJobsOnce()` claims and runs what is due at `clock.now()` until nothing is, so tests
+ *   move a FakeClock instead of sleeping.
+ * - Failures are caught here, once: a throwing handler is retried with backoff (`failJob`),
+ *   `PermanentJobError` fails at once, a type without a handler is retried with backoff too
+ *   (during a rolling deploy a newer process may know it) and ends `failed` if none ever does.
+ *   Errors are logged without payloads; the loop never dies.
+ * - While a handler runs, its lease is extended every `leaseMs / 3`; if the lease is lost
+ *   (another worker reclaimed it) `ctx.signal` is aborted and the outcome is discarded.
+ * - `schedule(type, intervalMs)` keeps one job of `type` queued for the next interval boundary.
+ *   The unique key `recurring:<type>:<slot>` (slot = runAt / intervalMs) makes concurrent
+ *   processes agree on a single row; the next occurrence is enqueued as soon as one starts
+ *   running, so a crash mid-run cannot break the chain.
+ */
+import { hostname } from 'node:os';
+import type { Kysely } from 'kysely';
+import type { Db } from '../db/connect.js';
+import type { Database } from '../db/tables.js';
+import type { Clock } from '../lib/clock.js';
+import type { IdGenerator } from '../lib/ids.js';
+import {
+  claimDueJobs,
+  completeJob,
+  completeJobInTransaction,
+  enqueueJob,
+  extendLease,
+  failJob,
+  JobLeaseLostError,
+  type ClaimedJob,
+} from './queue.js';
+
+/** The slice of pino the runner uses; a pino Logger satisfies it. */
+export interface JobLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface JobContext {
+  workerId: string;
+  clock: Clock;
+  /** Aborted when the lease is lost or `stop()` timed out: stop work at the next safe point. */
+  signal: AbortSignal;
+  /**
+   * Completes the job inside `trx` (the handler's own transaction), so the handler's state change
+   * and the completion commit or roll back together. Call it first in the transaction; it throws
+   * `JobLeaseLostError` when another worker holds the job now.
+   */
+  completeInTransaction(trx: Kysely<Database>): Promise<void>;
+}
+
+export type JobHandler = (job: ClaimedJob, ctx: JobContext) => Promise<void>;
+
+/** Thrown by a handler when retrying cannot help (e.g. the referenced row is gone). */
+export class PermanentJobError extends Error {
+  override readonly name = 'PermanentJobError';
+}
+
+export interface JobRunnerOptions {
+  db: Db;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: JobLogger;
+  workerId?: string;
+  /** Handlers running at once in this process. */
+  concurrency?: number;
+  /** Poll cadence when the queue is idle. */
+  pollIntervalMs?: number;
+  /** How long a claim is valid without a heartbeat; a crashed worker's jobs rerun after it. */
+  leaseMs?: number;
+}
+
+interface Recurring {
+  intervalMs: number;
+  maxAttempts: number;
+}
+
+const MAX_ERROR_DELAY_MS = 30_000;
+
+export class JobRunner {
+  readonly workerId: string;
+  readonly #db: Db;
+  readonly #clock: Clock;
+  readonly #ids: IdGenerator;
+  readonly #logger: JobLogger;
+  readonly #concurrency: number;
+  readonly #pollIntervalMs: number;
+  readonly #leaseMs: number;
+  readonly #handlers = new Map<string, JobHandler>();
+  readonly #recurring = new Map<string, Recurring>();
+  /** In-flight executions by job id, with the controller behind their `ctx.signal`. */
+  readonly #inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  #loop: Promise<void> | null = null;
+  #stopping = false;
+  #wakeUp: (() => void) | null = null;
+  #waitingForCapacity = false;
+
+  constructor(options: JobRunnerOptions) {
+    this.#db = options.db;
+    this.#clock = options.clock;
+    this.#ids = options.ids;
+    this.#logger = options.logger;
+    this.#concurrency = positiveInteger('concurrency', options.concurrency ?? 8);
+    this.#pollIntervalMs = positiveInteger('pollIntervalMs', options.pollIntervalMs ?? 250);
+    this.#leaseMs = positiveInteger('leaseMs', options.leaseMs ?? 60_000);
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${this.#ids().slice(-8)}`;
+  }
+
+  register(type: string, handler: JobHandler): void {
+    if (this.#handlers.has(type)) throw new Error(`a handler for job type "${type}" is already registered`);
+    this.#handlers.set(type, handler);
+  }
+
+  /**
+   * Runs `type` every `intervalMs`, at interval boundaries (epoch-aligned). Resolves once the
+   * next occurrence is queued; calling it from several processes still queues one.
+   */
+  async schedule(type: string, intervalMs: number, options: { maxAttempts?: number } = {}): Promise<void> {
+    const recurring = { intervalMs: positiveInteger('intervalMs', intervalMs), maxAttempts: options.maxAttempts ?? 3 };
+    this.#recurring.set(type, recurring);
+    await this.#enqueueNextOccurrence(type, recurring);
+  }
+
+  get running(): boolean {
+    return this.#loop !== null;
+  }
+
+  start(): void {
+    if (this.#loop) return;
+    this.#stopping = false;
+    this.#logger.info(
+      { workerId: this.workerId, concurrency: this.#concurrency, pollIntervalMs: this.#pollIntervalMs },
+      'job runner started',
+    );
+    this.#loop = this.#pollLoop();
+  }
+
+  /** Stops claiming, waits for in-flight jobs up to `timeoutMs`, then resolves. */
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    this.#stopping = true;
+    this.#wakeUp?.();
+    await this.#loop;
+    this.#loop = null;
+    if (this.#inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<true>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+      });
+      const drained = Promise.all([...this.#inFlight.values()].map((e) => e.done)).then(() => false as const);
+      const outcome = await Promise.race([drained, timedOut]);
+      clearTimeout(timer);
+      if (outcome) {
+        this.#logger.warn(
+          { workerId: this.workerId, jobIds: [...this.#inFlight.keys()], timeoutMs },
+          'job runner stopped with jobs still running; their leases will expire and they will be retried',
+        );
+        for (const entry of this.#inFlight.values()) entry.abort.abort(new Error('job runner stopped'));
+      }
+    }
+    this.#logger.info({ workerId: this.workerId }, 'job runner stopped');
+  }
+
+  /**
+   * Claims and runs everything due at `clock.now()` (including jobs those jobs enqueue for now),
+   * resolving when nothing due is left. Returns how many jobs ran. Claim errors reject.
+   */
+  async runDueJobsOnce(): Promise<number> {
+    let ran = 0;
+    for (;;) {
+      const jobs = await this.#claim(this.#concurrency);
+      if (jobs.length === 0) return ran;
+      await Promise.all(jobs.map((job) => this.#launch(job)));
+      ran += jobs.length;
+    }
+  }
+
+  async #pollLoop(): Promise<void> {
+    let consecutiveErrors = 0;
+    while (!this.#stopping) {
+      const capacity = this.#concurrency - this.#inFlight.size;
+      let saturated = capacity <= 0;
+      if (capacity > 0) {
+        try {
+          const jobs = await this.#claim(capacity);
+          consecutiveErrors = 0;
+          for (const job of jobs) void this.#launch(job);
+          saturated = jobs.length === capacity;
+        } catch (error) {
+          consecutiveErrors++;
+          this.#logger.error({ err: error, workerId: this.workerId }, 'claiming jobs failed');
+        }
+      }
+      if (this.#stopping) break;
+      if (saturated) {
+        // A backlog: claim again as soon as a handler finishes (right away if one already has).
+        if (this.#inFlight.size < this.#concurrency) continue;
+        this.#waitingForCapacity = true;
+        await this.#sleep(null);
+        this.#waitingForCapacity = false;
+      } else {
+        const delay =
+          consecutiveErrors === 0
+            ? this.#pollIntervalMs
+            : Math.min(this.#pollIntervalMs * 2 ** Math.min(consecutiveErrors, 16), MAX_ERROR_DELAY_MS);
+        await this.#sleep(delay);
+      }
+    }
+  }
+
+  #claim(limit: number): Promise<ClaimedJob[]> {
+    return claimDueJobs(this.#db, { workerId: this.workerId, limit, leaseMs: this.#leaseMs, now: this.#clock.now() });
+  }
+
+  /** Resolves after `ms` (or only when woken, for null), or as soon as `stop()` or a free slot wakes it. */
+  #sleep(ms: number | null): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = ms === null ? undefined : setTimeout(() => wake(), ms);
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#wakeUp = null;
+        resolve();
+      };
+      this.#wakeUp = wake;
+    });
+  }
+
+  #launch(job: ClaimedJob): Promise<void> {
+    const abort = new AbortController();
+    const done = this.#execute(job, abort).finally(() => {
+      this.#inFlight.delete(job.id);
+      if (this.#waitingForCapacity) this.#wakeUp?.();
+    });
+    this.#inFlight.set(job.id, { done, abort });
+    return done;
+  }
+
+  /** Runs one claimed job to an outcome. Never rejects: this is where job errors end. */
+  async #execute(job: ClaimedJob, abort: AbortController): Promise<void> {
+    const log = { jobId: job.id, type: job.type, attempt: job.attempts, workerId: this.workerId };
+    const recurring = this.#recurring.get(job.type);
+    if (recurring) {
+      try {
+        await this.#enqueueNextOccurrence(job.type, recurring);
+      } catch (error) {
+        // The next run of this process or another will queue it; this run still goes ahead.
+        this.#logger.error({ ...log, err: error }, 'queueing the next recurring job failed');
+      }
+    }
+
+    let finished = false;
+    let completedInTransaction = false;
+    const heartbeat = setInterval(() => {
+      extendLease(this.#db.kysely, job, this.#leaseMs, this.#clock.now()).then(
+        (held) => {
+          if (!held && !finished && !completedInTransaction) {
+            this.#logger.warn(log, 'job lease lost while running; its outcome will be discarded');
+            abort.abort(new JobLeaseLostError(job.id));
+          }
+        },
+        (error: unknown) => this.#logger.warn({ ...log, err: error }, 'extending a job lease failed'),
+      );
+    }, Math.max(50, Math.floor(this.#leaseMs / 3)));
+    heartbeat.unref();
+
+    const ctx: JobContext = {
+      workerId: this.workerId,
+      clock: this.#clock,
+      signal: abort.signal,
+      completeInTransaction: async (trx) => {
+        await completeJobInTransaction(trx, job, this.#clock.now());
+        completedInTransaction = true;
+      },
+    };
+
+    let failure: unknown = null;
+    let threw = false;
+    try {
+      const handler = this.#handlers.get(job.type);
+      if (!handler) throw new Error(`no handler registered for job type "${job.type}"`);
+      await handler(job, ctx);
+    } catch (error) {
+      threw = true;
+      failure = error;
+    } finally {
+      finished = true;
+      clearInterval(heartbeat);
+    }
+
+    try {
+      if (!threw) {
+        // Completed in the handler's transaction: nothing left to record (and marking it
+        // completed here could hide a rolled-back state change).
+        if (completedInTransaction) return;
+        if (!(await completeJob(this.#db.kysely, job, this.#clock.now()))) {
+          this.#logger.warn(log, 'job finished after its lease was lost; another worker owns it now');
+        }
+        return;
+      }
+      if (failure instanceof JobLeaseLostError) {
+        this.#logger.warn(log, 'job lease lost; another worker owns it now');
+        return;
+      }
+      const result = await failJob(this.#db.kysely, job, failure, this.#clock.now(), {
+        permanent: failure instanceof PermanentJobError,
+      });
+      if (result.outcome === 'retrying') {
+        this.#logger.warn({ ...log, err: failure, retryAt: result.runAt }, 'job failed; will retry');
+      } else if (result.outcome === 'failed') {
+        this.#logger.error({ ...log, err: failure }, 'job failed permanently');
+      } else {
+        this.#logger.warn({ ...log, err: failure }, 'job failed after its lease was lost; another worker owns it now');
+      }
+    } catch (error) {
+      // The job stays running until its lease expires, then runs again.
+      this.#logger.error({ ...log, err: error }, 'recording a job outcome failed');
+    }
+  }
+
+  async #enqueueNextOccurrence(type: string, recurring: Recurring): Promise<void> {
+    const slot = Math.floor(this.#clock.now() / recurring.intervalMs) + 1;
+    const runAt = slot * recurring.intervalMs;
+    await enqueueJob(
+      this.#db.kysely,
+      { clock: this.#clock, ids: this.#ids },
+      { type, payload: { scheduledFor: runAt }, runAt, uniqueKey: `recurring:${type}:${slot}`, maxAttempts: recurring.maxAttempts },
+    );
+  }
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer`);
+  return value;
+}
