@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase as KyselySqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import type { Database } from './tables.js';
@@ -25,6 +25,28 @@ export interface Db {
 }
 
 const INT8_OID = 20;
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query anew; preparing is a large share of a short SQLite statement's cost.
+ * Statements are reusable (better-sqlite3 runs them synchronously), so the SQL text keys a
+ * bounded cache of prepared statements.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database): KyselySqliteDatabase {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    prepare(source: string) {
+      let statement = cache.get(source);
+      if (statement === undefined) {
+        statement = sqlite.prepare(source);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+        cache.set(source, statement);
+      }
+      return statement;
+    },
+    close: () => sqlite.close(),
+  };
+}
 
 export function connectDatabase(config: DatabaseConfig): Db {
   if (config.dialect === 'sqlite') {
@@ -35,7 +57,7 @@ export function connectDatabase(config: DatabaseConfig): Db {
     sqlite.pragma(`synchronous = ${config.synchronous}`);
     // Redacted values must not linger in free pages of the file or the WAL.
     sqlite.pragma('secure_delete = ON');
-    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return {
       kysely,
       dialect: 'sqlite',

@@ -34,6 +34,8 @@ export class GroupCommitter {
   readonly #lanes: number;
   #queue: Pending[] = [];
   #active = 0;
+  #scheduled = false;
+  #idle: (() => void)[] = [];
 
   constructor(db: Db, options: GroupCommitOptions = {}) {
     this.#db = db;
@@ -44,6 +46,27 @@ export class GroupCommitter {
   run<T>(work: UnitOfWork<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Resolves once every queued unit has been committed or rejected (graceful shutdown). */
+  drain(): Promise<void> {
+    if (this.#active === 0 && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /**
+   * Batches start on the next turn of the event loop, never synchronously: better-sqlite3 runs a
+   * whole transaction without yielding, so starting at once would commit every request alone
+   * before the next socket is even read. One `setImmediate` lets every request that arrived in the
+   * same I/O phase join the batch.
+   */
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
       this.#pump();
     });
   }
@@ -54,7 +77,8 @@ export class GroupCommitter {
       this.#active++;
       void this.#execute(batch).finally(() => {
         this.#active--;
-        this.#pump();
+        if (this.#queue.length > 0) this.#schedule();
+        else if (this.#active === 0) for (const resolve of this.#idle.splice(0)) resolve();
       });
     }
   }

@@ -49,6 +49,8 @@ export async function serve(config: Config, role: Role): Promise<void> {
     deadline.unref();
     try {
       await Promise.all([app.close(), worker?.stop({ timeoutMs: 28_000 })]);
+      // Units of requests whose clients already left may still be queued: commit them first.
+      await deps.committer.drain();
       await db.close();
       logger.flush();
       process.exit(0);
