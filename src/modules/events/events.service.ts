@@ -46,9 +46,9 @@ export async function trackEvent(trx: Transaction<Database>, deps: TrackDeps, in
     ...(input.email !== undefined ? { email: input.email } : {}),
     ...(input.externalId !== undefined ? { externalId: input.externalId } : {}),
   };
-  const resolved = await resolveProfile(trx, deps, input.organizationId, identity, 'api');
+  const resolved = await resolveProfile(trx, deps, input.organizationId, identity, 'api', input.properties?.phone);
   if (!resolved.ok) return err(resolved.error);
-  const { profile } = resolved.value;
+  const { profile, created } = resolved.value;
   const eventId = deps.ids();
   if (input.properties !== undefined) {
     await applyProperties(trx, deps, profile, {
@@ -56,7 +56,7 @@ export async function trackEvent(trx: Transaction<Database>, deps: TrackDeps, in
       source: 'events.track',
       updatedAt: input.occurredAt,
       eventId,
-    });
+    }, created);
   }
   const row: UserEventRow = {
     id: eventId,

@@ -61,6 +61,8 @@ export async function resolveProfile(
   organizationId: string,
   identity: IdentityInput,
   sourceTag: SourceTag,
+  /** The `phone` property about to be written, so a new Profile is inserted with its mirror. */
+  initialPhone?: unknown,
 ): Promise<Result<ResolvedProfile, ResolveError>> {
   const { email, externalId } = identity;
   const owners = await selectIdentityOwners(db, organizationId, identity);
@@ -69,38 +71,34 @@ export async function resolveProfile(
   const now = deps.clock.now();
 
   if (px !== null) {
-    if (email !== undefined && pe !== null && pe !== px) return err({ type: 'identity_conflict', byExternalId: px, byEmail: pe });
-    const profile = await selectProfile(db, organizationId, px);
-    if (!profile) throw new Error(`identity points at missing profile ${px}`);
+    if (email !== undefined && pe !== null && pe.id !== px.id) return err({ type: 'identity_conflict', byExternalId: px.id, byEmail: pe.id });
     if (email !== undefined && pe === null) {
       // Email change: the old email stops resolving to this Profile.
-      await deleteIdentity(db, organizationId, 'email', profile.email);
-      await insertIdentities(db, [{ organization_id: organizationId, kind: 'email', value: email, profile_id: px, created_at: now }]);
-      profile.email = email;
-      await updateProfile(db, px, { email, updated_at: now });
-      profile.updated_at = now;
+      await deleteIdentity(db, organizationId, 'email', px.email);
+      await insertIdentities(db, [{ organization_id: organizationId, kind: 'email', value: email, profile_id: px.id, created_at: now }]);
+      px.email = email;
+      px.updated_at = now;
+      await updateProfile(db, px.id, { email, updated_at: now });
     }
-    return ok({ profile: await withSourceTag(db, profile, sourceTag, now), created: false });
+    return ok({ profile: await withSourceTag(db, px, sourceTag, now), created: false });
   }
   if (email === undefined) return err({ type: 'profile_not_found' });
   if (pe !== null) {
-    const profile = await selectProfile(db, organizationId, pe);
-    if (!profile) throw new Error(`identity points at missing profile ${pe}`);
     if (externalId !== undefined) {
-      if (profile.external_id !== null) return err({ type: 'identity_conflict', byExternalId: null, byEmail: pe });
-      await insertIdentities(db, [{ organization_id: organizationId, kind: 'external_id', value: externalId, profile_id: pe, created_at: now }]);
-      profile.external_id = externalId;
-      profile.updated_at = now;
-      await updateProfile(db, pe, { external_id: externalId, updated_at: now });
+      if (pe.external_id !== null) return err({ type: 'identity_conflict', byExternalId: null, byEmail: pe.id });
+      await insertIdentities(db, [{ organization_id: organizationId, kind: 'external_id', value: externalId, profile_id: pe.id, created_at: now }]);
+      pe.external_id = externalId;
+      pe.updated_at = now;
+      await updateProfile(db, pe.id, { external_id: externalId, updated_at: now });
     }
-    return ok({ profile: await withSourceTag(db, profile, sourceTag, now), created: false });
+    return ok({ profile: await withSourceTag(db, pe, sourceTag, now), created: false });
   }
   const profile: ProfileRow = {
     id: deps.ids(),
     organization_id: organizationId,
     email,
     external_id: externalId ?? null,
-    phone: null,
+    phone: typeof initialPhone === 'string' ? initialPhone : null,
     sources: JSON.stringify([sourceTag]),
     created_at: now,
     updated_at: now,
@@ -134,8 +132,17 @@ export interface PropertyWrite {
   eventId: string | null;
 }
 
-/** Applies properties last-write-wins; keeps `phone` mirrored. Returns the keys written. */
-export async function applyProperties(db: Kysely<Database>, deps: { clock: Clock }, profile: ProfileRow, write: PropertyWrite): Promise<string[]> {
+/**
+ * Applies properties last-write-wins; keeps `phone` mirrored. Returns the keys written. A Profile
+ * created in this transaction already carries its timestamps and phone, so it is not touched again.
+ */
+export async function applyProperties(
+  db: Kysely<Database>,
+  deps: { clock: Clock },
+  profile: ProfileRow,
+  write: PropertyWrite,
+  created = false,
+): Promise<string[]> {
   const keys = Object.keys(write.properties);
   if (keys.length === 0) return [];
   const written = await upsertProperties(
@@ -150,7 +157,7 @@ export async function applyProperties(db: Kysely<Database>, deps: { clock: Clock
       event_id: write.eventId,
     })),
   );
-  if (written.length === 0) return written;
+  if (written.length === 0 || created) return written;
   const changes: { updated_at: number; phone?: string | null } = { updated_at: deps.clock.now() };
   if (written.includes('phone')) {
     const stored = await selectPropertyValue(db, profile.id, 'phone');
@@ -218,4 +225,19 @@ export async function getProfile(db: Kysely<Database>, organizationId: string, p
     createdAt: toIso(row.created_at),
     updatedAt: toIso(row.updated_at),
   };
+}
+
+/**
+ * The `/profile/*` render state (templates.md §5): built-in fields, then each property value by
+ * key; built-ins win on a name clash.
+ */
+export function profileRenderState(profile: ProfileView): Record<string, unknown> {
+  const state: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [key, property] of Object.entries(profile.properties)) state[key] = property.value;
+  state.id = profile.id;
+  state.email = profile.email;
+  state.externalId = profile.externalId;
+  state.phone = profile.phone;
+  state.createdAt = profile.createdAt;
+  return state;
 }

@@ -5,26 +5,31 @@ import type { Database, IdentityKind, ProfilePropertiesTable, ProfilesTable } fr
 export type ProfileRow = ProfilesTable;
 export type PropertyRow = ProfilePropertiesTable;
 
+/** The Profiles owning the given email and/or externalId, read in one statement. */
 export async function selectIdentityOwners(
   db: Kysely<Database>,
   organizationId: string,
   identities: { email?: string; externalId?: string },
-): Promise<{ byEmail: string | null; byExternalId: string | null }> {
+): Promise<{ byEmail: ProfileRow | null; byExternalId: ProfileRow | null }> {
   const rows = await db
-    .selectFrom('profile_identities')
-    .select(['kind', 'profile_id'])
-    .where('organization_id', '=', organizationId)
+    .selectFrom('profile_identities as i')
+    .innerJoin('profiles as p', 'p.id', 'i.profile_id')
+    .select(['i.kind', 'p.id', 'p.organization_id', 'p.email', 'p.external_id', 'p.phone', 'p.sources', 'p.created_at', 'p.updated_at'])
+    .where('i.organization_id', '=', organizationId)
     .where((eb) => {
       const ors = [];
-      if (identities.email !== undefined) ors.push(eb.and([eb('kind', '=', 'email'), eb('value', '=', identities.email)]));
-      if (identities.externalId !== undefined) ors.push(eb.and([eb('kind', '=', 'external_id'), eb('value', '=', identities.externalId)]));
+      if (identities.email !== undefined) ors.push(eb.and([eb('i.kind', '=', 'email'), eb('i.value', '=', identities.email)]));
+      if (identities.externalId !== undefined) ors.push(eb.and([eb('i.kind', '=', 'external_id'), eb('i.value', '=', identities.externalId)]));
       return eb.or(ors);
     })
     .execute();
-  return {
-    byEmail: rows.find((r) => r.kind === 'email')?.profile_id ?? null,
-    byExternalId: rows.find((r) => r.kind === 'external_id')?.profile_id ?? null,
+  const owner = (kind: IdentityKind): ProfileRow | null => {
+    const row = rows.find((r) => r.kind === kind);
+    if (!row) return null;
+    const { kind: _kind, ...profile } = row;
+    return profile;
   };
+  return { byEmail: owner('email'), byExternalId: owner('external_id') };
 }
 
 export async function insertProfile(db: Kysely<Database>, row: ProfileRow): Promise<void> {
