@@ -17,6 +17,7 @@ import { registerApiKeyRoutes } from './modules/api-keys/api-keys.routes.js';
 import { ApiKeyAuthenticator } from './modules/api-keys/api-keys.service.js';
 import { registerEventRoutes } from './modules/events/events.routes.js';
 import { registerProfileRoutes } from './modules/profiles/profiles.routes.js';
+import { registerTemplateRoutes } from './modules/templates/templates.routes.js';
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
@@ -72,5 +73,6 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
   registerApiKeyRoutes(app, ctx);
   registerEventRoutes(app, ctx);
   registerProfileRoutes(app, ctx);
+  registerTemplateRoutes(app, ctx);
   return app;
 }

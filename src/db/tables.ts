@@ -112,6 +112,61 @@ export interface JobsTable {
   updated_at: number;
 }
 
+export interface DomainsTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  verification_token: string;
+  verified_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SenderProfilesTable {
+  id: string;
+  organization_id: string;
+  domain_id: string;
+  name: string;
+  email: string;
+  reply_to: string | null;
+  is_default: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TemplatesTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  purpose: string;
+  status: 'Active' | 'Archived';
+  sender_profile_id: string | null;
+  brand_kit_id: string | null;
+  default_segment_id: string | null;
+  sub_type: string | null;
+  source: string;
+  language: string;
+  /** JSON of the normalised definition (the draft). */
+  definition: string;
+  is_complete: number;
+  current_snapshot_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TemplateSnapshotsTable {
+  id: string;
+  organization_id: string;
+  template_id: string;
+  version: number;
+  definition: string;
+  sender_profile_id: string | null;
+  brand_kit_id: string | null;
+  purpose: string;
+  language: string;
+  created_at: number;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   instance_settings: InstanceSettingsTable;
@@ -122,4 +177,8 @@ export interface Database {
   profile_properties: ProfilePropertiesTable;
   user_events: UserEventsTable;
   jobs: JobsTable;
+  domains: DomainsTable;
+  sender_profiles: SenderProfilesTable;
+  templates: TemplatesTable;
+  template_snapshots: TemplateSnapshotsTable;
 }

@@ -3,10 +3,15 @@
  * error union is listed here and mapped exhaustively.
  */
 import type { ResolveError } from '../modules/profiles/profiles.service.js';
-import { HttpError } from './errors.js';
+import type { PreviewError } from '../modules/templates/templates.preview.js';
+import { HttpError, validationError } from './errors.js';
 import type { Outcome } from './idempotency.js';
 
-export type DomainError = ResolveError;
+export type DomainError = ResolveError | PreviewError;
+
+function unprocessable(reason: string, message: string, extra: Record<string, unknown> = {}): HttpError {
+  return new HttpError('unprocessable', message, { reason, ...extra });
+}
 
 export function domainHttpError(error: DomainError): HttpError {
   switch (error.type) {
@@ -17,6 +22,26 @@ export function domainHttpError(error: DomainError): HttpError {
       });
     case 'profile_not_found':
       return new HttpError('profile_not_found', 'No Profile has this externalId; include an email to create one.');
+    case 'invalid_definition':
+      return validationError(error.errors.map((e) => ({ in: 'body', pointer: `/definition${e.pointer}`, message: e.message })));
+    case 'reference_not_found':
+      return unprocessable('reference_not_found', 'A referenced record does not exist in this organization.', {
+        errors: error.pointers.map((pointer) => ({ in: 'body', pointer, message: 'does not exist in this organization' })),
+      });
+    case 'template_not_found':
+      return new HttpError('not_found', 'Template not found.');
+    case 'snapshot_not_found':
+      return new HttpError('not_found', 'Template snapshot not found.');
+    case 'template_archived':
+      return unprocessable('template_archived', 'The template is archived.');
+    case 'template_incomplete':
+      return unprocessable('template_incomplete', `The template is incomplete: ${error.missing.join(', ')} missing.`, { missing: error.missing });
+    case 'template_not_published':
+      return unprocessable('template_not_published', 'The template has not been published yet.');
+    case 'render_failed':
+      return unprocessable('invalid_definition', `The template cannot be rendered: ${error.reason}.`, { errors: [{ message: error.reason }] });
+    case 'missing_paths':
+      return unprocessable('missing_paths', 'Some state paths used by the template are missing.', { missingPaths: error.missingPaths });
   }
 }
 
