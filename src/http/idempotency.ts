@@ -15,7 +15,8 @@
 import { createHash } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Database } from '../db/tables.js';
+import { Statement } from '../db/statement.js';
+import type { Database, IdempotencyRecordsTable } from '../db/tables.js';
 import type { GroupCommitter } from '../db/group-commit.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import type { Clock } from '../lib/clock.js';
@@ -66,6 +67,14 @@ export interface IdempotencyDeps {
   ttlMs: number;
 }
 
+// Both run on every guarded request: fixed statements (src/db/statement.ts).
+const selectRecord = new Statement<Pick<IdempotencyRecordsTable, 'fingerprint' | 'status_code' | 'response_body' | 'expires_at'>>(
+  'select fingerprint, status_code, response_body, expires_at from idempotency_records where organization_id = ? and key = ?',
+);
+const insertRecord = new Statement(
+  'insert into idempotency_records (organization_id, key, fingerprint, status_code, response_body, profile_id, created_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?)',
+);
+
 type Execution = { kind: 'fresh' | 'replay'; status: number; payload: string } | { kind: 'reuse' };
 
 export class IdempotencyGate {
@@ -110,12 +119,7 @@ export class IdempotencyGate {
     work: (trx: Transaction<Database>) => Promise<Outcome>,
   ): Promise<Execution> {
     const now = this.deps.clock.now();
-    const existing = await trx
-      .selectFrom('idempotency_records')
-      .select(['fingerprint', 'status_code', 'response_body', 'expires_at'])
-      .where('organization_id', '=', organizationId)
-      .where('key', '=', key)
-      .executeTakeFirst();
+    const existing = await selectRecord.first(trx, [organizationId, key]);
     if (existing && existing.expires_at > now) {
       if (existing.fingerprint !== fingerprint) return { kind: 'reuse' };
       return { kind: 'replay', status: existing.status_code, payload: existing.response_body };
@@ -125,19 +129,16 @@ export class IdempotencyGate {
     }
     const outcome = await work(trx);
     const payload = JSON.stringify(outcome.body);
-    await trx
-      .insertInto('idempotency_records')
-      .values({
-        organization_id: organizationId,
-        key,
-        fingerprint,
-        status_code: outcome.status,
-        response_body: outcome.replayBody === undefined ? payload : JSON.stringify(outcome.replayBody),
-        profile_id: outcome.profileId ?? null,
-        created_at: now,
-        expires_at: now + this.deps.ttlMs,
-      })
-      .execute();
+    await insertRecord.all(trx, [
+      organizationId,
+      key,
+      fingerprint,
+      outcome.status,
+      outcome.replayBody === undefined ? payload : JSON.stringify(outcome.replayBody),
+      outcome.profileId ?? null,
+      now,
+      now + this.deps.ttlMs,
+    ]);
     return { kind: 'fresh', status: outcome.status, payload };
   }
 }

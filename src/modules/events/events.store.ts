@@ -1,11 +1,20 @@
-/** SQL for UserEvents. */
+/** SQL for UserEvents. The insert is on every events.track request, so it is a fixed Statement. */
 import type { Kysely } from 'kysely';
+import { Statement } from '../../db/statement.js';
 import type { Database, UserEventsTable } from '../../db/tables.js';
 
 export type UserEventRow = UserEventsTable;
 
-export async function insertUserEvent(db: Kysely<Database>, row: UserEventRow): Promise<void> {
-  await db.insertInto('user_events').values(row).execute();
+const insertRow = new Statement(
+  `insert into user_events (id, organization_id, profile_id, type, event, data, redacted_paths, reference_id, occurred_at, received_at, source, message_id, user_id, anonymous_id, context)
+   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+);
+
+export async function insertUserEvent(db: Kysely<Database>, r: UserEventRow): Promise<void> {
+  await insertRow.all(db, [
+    r.id, r.organization_id, r.profile_id, r.type, r.event, r.data, r.redacted_paths, r.reference_id,
+    r.occurred_at, r.received_at, r.source, r.message_id, r.user_id, r.anonymous_id, r.context,
+  ]);
 }
 
 export function selectUserEvent(db: Kysely<Database>, organizationId: string, id: string): Promise<UserEventRow | undefined> {

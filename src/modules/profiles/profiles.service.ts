@@ -18,6 +18,7 @@ import {
   selectProfile,
   selectProperties,
   selectPropertyValue,
+  touchProfile,
   updateProfile,
   upsertProperties,
   type ProfileRow,
@@ -158,15 +159,16 @@ export async function applyProperties(
     })),
   );
   if (written.length === 0 || created) return written;
-  const changes: { updated_at: number; phone?: string | null } = { updated_at: deps.clock.now() };
-  if (written.includes('phone')) {
-    const stored = await selectPropertyValue(db, profile.id, 'phone');
-    const value: unknown = stored === undefined ? null : JSON.parse(stored);
-    changes.phone = typeof value === 'string' ? value : null;
-    profile.phone = changes.phone;
+  const now = deps.clock.now();
+  profile.updated_at = now;
+  if (!written.includes('phone')) {
+    await touchProfile(db, profile.id, now);
+    return written;
   }
-  profile.updated_at = changes.updated_at;
-  await updateProfile(db, profile.id, changes);
+  const stored = await selectPropertyValue(db, profile.id, 'phone');
+  const value: unknown = stored === undefined ? null : JSON.parse(stored);
+  profile.phone = typeof value === 'string' ? value : null;
+  await touchProfile(db, profile.id, now, profile.phone);
   return written;
 }
 

@@ -1,9 +1,20 @@
-/** SQL for Profiles, their identities and their properties. */
+/**
+ * SQL for Profiles, their identities and their properties. The statements events.track runs on
+ * every request are fixed `Statement`s (see src/db/statement.ts); the rest use the builder.
+ */
 import type { Kysely } from 'kysely';
+import { Statement, StatementFamily } from '../../db/statement.js';
 import type { Database, IdentityKind, ProfilePropertiesTable, ProfilesTable } from '../../db/tables.js';
 
 export type ProfileRow = ProfilesTable;
 export type PropertyRow = ProfilePropertiesTable;
+
+const PROFILE_COLUMNS = 'p.id, p.organization_id, p.email, p.external_id, p.phone, p.sources, p.created_at, p.updated_at';
+
+const selectOwners = new Statement<ProfileRow & { kind: IdentityKind }>(
+  `select i.kind, ${PROFILE_COLUMNS} from profile_identities i inner join profiles p on p.id = i.profile_id
+   where i.organization_id = ? and ((i.kind = 'email' and i.value = ?) or (i.kind = 'external_id' and i.value = ?))`,
+);
 
 /** The Profiles owning the given email and/or externalId, read in one statement. */
 export async function selectIdentityOwners(
@@ -11,18 +22,8 @@ export async function selectIdentityOwners(
   organizationId: string,
   identities: { email?: string; externalId?: string },
 ): Promise<{ byEmail: ProfileRow | null; byExternalId: ProfileRow | null }> {
-  const rows = await db
-    .selectFrom('profile_identities as i')
-    .innerJoin('profiles as p', 'p.id', 'i.profile_id')
-    .select(['i.kind', 'p.id', 'p.organization_id', 'p.email', 'p.external_id', 'p.phone', 'p.sources', 'p.created_at', 'p.updated_at'])
-    .where('i.organization_id', '=', organizationId)
-    .where((eb) => {
-      const ors = [];
-      if (identities.email !== undefined) ors.push(eb.and([eb('i.kind', '=', 'email'), eb('i.value', '=', identities.email)]));
-      if (identities.externalId !== undefined) ors.push(eb.and([eb('i.kind', '=', 'external_id'), eb('i.value', '=', identities.externalId)]));
-      return eb.or(ors);
-    })
-    .execute();
+  // An absent identity is bound as NULL, which equals nothing.
+  const rows = await selectOwners.all(db, [organizationId, identities.email ?? null, identities.externalId ?? null]);
   const owner = (kind: IdentityKind): ProfileRow | null => {
     const row = rows.find((r) => r.kind === kind);
     if (!row) return null;
@@ -32,15 +33,21 @@ export async function selectIdentityOwners(
   return { byEmail: owner('email'), byExternalId: owner('external_id') };
 }
 
+const insertProfileRow = new Statement(
+  'insert into profiles (id, organization_id, email, external_id, phone, sources, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?)',
+);
+
 export async function insertProfile(db: Kysely<Database>, row: ProfileRow): Promise<void> {
-  await db.insertInto('profiles').values(row).execute();
+  await insertProfileRow.all(db, [row.id, row.organization_id, row.email, row.external_id, row.phone, row.sources, row.created_at, row.updated_at]);
 }
+
+const insertIdentityRow = new Statement('insert into profile_identities (organization_id, kind, value, profile_id, created_at) values (?, ?, ?, ?, ?)');
 
 export async function insertIdentities(
   db: Kysely<Database>,
   rows: { organization_id: string; kind: IdentityKind; value: string; profile_id: string; created_at: number }[],
 ): Promise<void> {
-  if (rows.length > 0) await db.insertInto('profile_identities').values(rows).execute();
+  for (const r of rows) await insertIdentityRow.all(db, [r.organization_id, r.kind, r.value, r.profile_id, r.created_at]);
 }
 
 export async function deleteIdentity(db: Kysely<Database>, organizationId: string, kind: IdentityKind, value: string): Promise<void> {
@@ -64,29 +71,31 @@ export async function updateProfile(
   await db.updateTable('profiles').set(changes).where('id', '=', id).execute();
 }
 
+const upsertPropertyRows = new StatementFamily<{ key: string }>(
+  (count) =>
+    `insert into profile_properties (organization_id, profile_id, key, value_json, source, updated_at, event_id) values ${Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
+     on conflict (profile_id, key) do update set value_json = excluded.value_json, source = excluded.source, updated_at = excluded.updated_at, event_id = excluded.event_id
+     where profile_properties.updated_at <= excluded.updated_at
+     returning key`,
+);
+
 /**
  * Last-write-wins upsert: a stored value is replaced only when the incoming `updated_at` is not
  * older (ties go to the later write). Returns the keys actually written.
  */
 export async function upsertProperties(db: Kysely<Database>, rows: PropertyRow[]): Promise<string[]> {
   if (rows.length === 0) return [];
-  const written = await db
-    .insertInto('profile_properties')
-    .values(rows)
-    .onConflict((oc) =>
-      oc
-        .columns(['profile_id', 'key'])
-        .doUpdateSet((eb) => ({
-          value_json: eb.ref('excluded.value_json'),
-          source: eb.ref('excluded.source'),
-          updated_at: eb.ref('excluded.updated_at'),
-          event_id: eb.ref('excluded.event_id'),
-        }))
-        .where((eb) => eb('profile_properties.updated_at', '<=', eb.ref('excluded.updated_at'))),
-    )
-    .returning('key')
-    .execute();
-  return written.map((r) => r.key);
+  const parameters = rows.flatMap((r) => [r.organization_id, r.profile_id, r.key, r.value_json, r.source, r.updated_at, r.event_id]);
+  return (await upsertPropertyRows.of(rows.length).all(db, parameters)).map((r) => r.key);
+}
+
+const touchProfileRow = new Statement('update profiles set updated_at = ? where id = ?');
+const touchProfileWithPhone = new Statement('update profiles set updated_at = ?, phone = ? where id = ?');
+
+/** Marks a Profile changed after a property write, updating its `phone` mirror when given. */
+export async function touchProfile(db: Kysely<Database>, id: string, updatedAt: number, phone?: string | null): Promise<void> {
+  if (phone === undefined) await touchProfileRow.all(db, [updatedAt, id]);
+  else await touchProfileWithPhone.all(db, [updatedAt, phone, id]);
 }
 
 export function selectProperties(db: Kysely<Database>, profileId: string): Promise<PropertyRow[]> {

@@ -1,0 +1,58 @@
+/**
+ * Fixed SQL statements for hot paths. Kysely's builder spends ~13 µs building and compiling each
+ * query, more than SQLite spends executing a small one; for statements whose shape never changes,
+ * that work is done once here. The text is written once in SQL both dialects accept, with `?`
+ * placeholders (renumbered `$1…$n` for PostgreSQL), and runs through Kysely's executor, so it
+ * uses the same connection and transaction as every other query. See docs/adr/0003.
+ */
+import { CompiledQuery, PostgresAdapter, type Kysely } from 'kysely';
+import type { Database } from './tables.js';
+
+export class Statement<Row = Record<string, unknown>> {
+  readonly #sqlite: string;
+  readonly #postgres: string;
+
+  constructor(text: string) {
+    this.#sqlite = text;
+    this.#postgres = numberPlaceholders(text);
+  }
+
+  async all(db: Kysely<Database>, parameters: readonly unknown[]): Promise<Row[]> {
+    const text = db.getExecutor().adapter instanceof PostgresAdapter ? this.#postgres : this.#sqlite;
+    return (await db.executeQuery<Row>(CompiledQuery.raw(text, [...parameters]))).rows;
+  }
+
+  async first(db: Kysely<Database>, parameters: readonly unknown[]): Promise<Row | undefined> {
+    return (await this.all(db, parameters))[0];
+  }
+}
+
+/** `?` → `$1…$n` outside string literals; a `?` inside one is refused rather than guessed at. */
+function numberPlaceholders(text: string): string {
+  let out = '';
+  let n = 0;
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === "'") quoted = !quoted;
+    if (ch === '?') {
+      if (quoted) throw new Error(`a ? inside a string literal of a Statement: ${text}`);
+      out += `$${++n}`;
+    } else out += ch;
+  }
+  return out;
+}
+
+/** Statements whose text depends only on a row count, built once per count. */
+export class StatementFamily<Row = Record<string, unknown>> {
+  readonly #byCount = new Map<number, Statement<Row>>();
+  constructor(private readonly build: (count: number) => string) {}
+
+  of(count: number): Statement<Row> {
+    let statement = this.#byCount.get(count);
+    if (!statement) {
+      statement = new Statement<Row>(this.build(count));
+      this.#byCount.set(count, statement);
+    }
+    return statement;
+  }
+}
