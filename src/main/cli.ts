@@ -3,6 +3,7 @@
  * opens the database, calls services, prints. Exit codes: 0 success, 1 runtime error, 2 usage
  * or configuration error.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { parseConfig, type Config } from '../config.js';
 import { connectDatabase, type Db } from '../db/connect.js';
@@ -13,6 +14,9 @@ import { uuidV7 } from '../lib/ids.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../modules/api-keys/api-keys.service.js';
 import { isScope, SCOPES, type Scope } from '../modules/api-keys/scopes.js';
 import { createOrganization, findOrganization, listOrganizations, type Organization } from '../modules/orgs/orgs.service.js';
+import { STARTER_TEMPLATES, type StarterName, type TemplateFile } from '../modules/templates/starters.js';
+import { importTemplate } from '../modules/templates/templates.import.js';
+import { PURPOSES, type TemplateError } from '../modules/templates/templates.service.js';
 import { serve, type Role } from './serve.js';
 
 class UsageError extends Error {}
@@ -157,7 +161,63 @@ export function buildCli(): Command {
         print(`Revoked API key ${id}`);
       });
     });
+  program
+    .command('templates')
+    .description('manage templates')
+    .command('import [file]')
+    .description('create or update (by name) a template from a JSON file holding a Template create body, or a starter')
+    .addOption(new Option('--starter <name>', 'a starter template').choices(Object.keys(STARTER_TEMPLATES)))
+    .option('--org <org>', 'organization id or name (default: the only one)')
+    .option('--publish', 'publish it after saving')
+    .action(async (file: string | undefined, opts: { starter?: StarterName; org?: string; publish?: boolean }) => {
+      if ((file === undefined) === (opts.starter === undefined)) throw new UsageError('Give either a file or --starter <name>.');
+      const template = opts.starter !== undefined ? STARTER_TEMPLATES[opts.starter] : readTemplateFile(file!);
+      await withDatabase(async (db) => {
+        const org = await resolveOrg(db, opts.org);
+        const result = await db.kysely.transaction().execute((trx) =>
+          importTemplate(trx, deps, org.id, template, { publish: opts.publish === true, source: opts.starter !== undefined ? 'starter' : 'import' }),
+        );
+        if (!result.ok) throw new UsageError(describeTemplateError(result.error));
+        const { action, template: saved, published } = result.value;
+        print(`${action} template ${JSON.stringify(saved.name)} (${saved.id})${published ? `, published snapshot ${saved.currentSnapshotId}` : saved.isComplete ? '' : ' — incomplete, not publishable yet'}`);
+      });
+    });
   return program;
+}
+
+function readTemplateFile(path: string): TemplateFile {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`Cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const file = parsed as Partial<TemplateFile> | null;
+  if (file === null || typeof file !== 'object' || typeof file.name !== 'string' || file.name.length < 1 || file.name.length > 200) {
+    throw new UsageError(`${path} must hold a Template create body with a "name" of 1–200 characters.`);
+  }
+  if (file.purpose !== undefined && !(PURPOSES as readonly string[]).includes(file.purpose)) {
+    throw new UsageError(`${path}: purpose must be one of ${PURPOSES.join(', ')}.`);
+  }
+  if (file.definition !== undefined && (file.definition === null || typeof file.definition !== 'object' || Array.isArray(file.definition))) {
+    throw new UsageError(`${path}: definition must be an object.`);
+  }
+  return file as TemplateFile;
+}
+
+function describeTemplateError(error: TemplateError): string {
+  switch (error.type) {
+    case 'invalid_definition':
+      return `The definition is invalid:\n${error.errors.map((e) => `  /definition${e.pointer}: ${e.message}`).join('\n')}`;
+    case 'template_incomplete':
+      return `Saved, but cannot publish: ${error.missing.join(', ')} missing.`;
+    case 'template_archived':
+      return 'The template with this name is archived: unarchive it first.';
+    case 'reference_not_found':
+      return `Unknown references: ${error.pointers.join(', ')}.`;
+    case 'template_not_found':
+      return 'Template not found.';
+  }
 }
 
 export async function runCli(argv: string[]): Promise<number> {

@@ -23,6 +23,7 @@ export async function serve(config: Config, role: Role): Promise<void> {
   const boot = await bootstrapInstance(db, { clock: systemClock, ids: uuidV7 }, {
     bootstrapApiKey: config.bootstrapApiKey,
     configuredSecret: config.secret,
+    mailTransport: config.mailTransport,
   });
   const deps = createDeps({ config, db, clock: systemClock, ids: uuidV7, logger, secret: boot.secret });
   const app = await buildApp(deps, { operationalOnly: role === 'worker' });

@@ -3,7 +3,10 @@
  * configuration errors, and `serve` with bootstrap, the CLI working beside it, graceful stop.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildApp } from '../../src/app.js';
 import { defaultConfig } from '../../src/config.js';
@@ -64,6 +67,13 @@ forEachDialect('segmentflow CLI', (dialect) => {
       const org = await fetch(`${base}/api/v1/organization`, { headers: { 'x-api-key': bootstrapKey } });
       assert.equal(org.status, 200);
       assert.equal(((await org.json()) as { name: string }).name, 'default');
+
+      // Capture mode: a dev sender exists, so the starter templates are published.
+      const templates = (await (await fetch(`${base}/api/v1/templates`, { headers: { 'x-api-key': bootstrapKey } })).json()) as { id: string; name: string; source: string; isComplete: boolean }[];
+      assert.deepEqual(templates.map((x) => x.name).sort(), ['Order confirmation', 'Password reset', 'Welcome']);
+      assert.ok(templates.every((x) => x.source === 'starter' && x.isComplete));
+      const welcome = (await (await fetch(`${base}/api/v1/templates/${templates.find((x) => x.name === 'Welcome')!.id}`, { headers: { 'x-api-key': bootstrapKey } })).json()) as { currentSnapshotId: string | null };
+      assert.ok(welcome.currentSnapshotId);
 
       // The CLI writes to the same database while serve runs.
       const created = await runCli(['api-keys', 'create', '--scopes', 'profiles:read', '--label', 'narrow', '--json'], env);
@@ -134,6 +144,27 @@ forEachDialect('segmentflow CLI', (dialect) => {
     assert.equal(made.code, 0, made.stderr);
     const { key } = JSON.parse(made.stdout) as { key: string };
     assert.match(key, /^sk_live_[0-9A-Za-z]{38}$/);
+
+    // Template files: import creates, a second import updates by name, --publish publishes.
+    const dir = mkdtempSync(join(tmpdir(), 'sf-tpl-'));
+    const file = join(dir, 'receipt.json');
+    writeFileSync(file, JSON.stringify({ name: 'Receipt', purpose: 'Transactional', definition: { subject: 'Your receipt' } }));
+    const imported = await runCli(['templates', 'import', file, '--org', 'acme'], env);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, /^created template "Receipt"/);
+    const body = { root: 'e', elements: { e: { type: 'Email', props: {}, children: ['t'] }, t: { type: 'Text', props: { text: 'Thanks' } } } };
+    writeFileSync(file, JSON.stringify({ name: 'Receipt', purpose: 'Transactional', definition: { subject: 'Your receipt', body } }));
+    const noSender = await runCli(['templates', 'import', file, '--org', 'acme', '--publish'], env);
+    assert.equal(noSender.code, 2, 'acme has no sender: the template is saved but cannot be published');
+    assert.match(noSender.stderr, /sender/);
+    writeFileSync(file, JSON.stringify({ name: 'Broken', definition: { body: { root: 'x', elements: { x: { type: 'Marquee', props: {} } } } } }));
+    const broken = await runCli(['templates', 'import', file, '--org', 'acme'], env);
+    assert.equal(broken.code, 2);
+    assert.match(broken.stderr, /\/definition\/body\/elements\/x\/type/);
+    const starter = await runCli(['templates', 'import', '--starter', 'welcome', '--org', 'acme'], env);
+    assert.equal(starter.code, 0, starter.stderr);
+    assert.match(starter.stdout, /^created template "Welcome".*incomplete/);
+    assert.equal((await runCli(['templates', 'import', '--starter', 'nope'], env)).code, 2);
 
     // The key belongs to acme: check it through the app on the same database.
     const db = (await import('../../src/db/connect.js')).connectDatabase(

@@ -1,7 +1,8 @@
 /**
  * First start (cli.md §3): on a database without organizations, create — once, even when several
- * processes start together — the `default` organization and a `bootstrap` API key with every
- * scope (its secret is SEGMENTFLOW_BOOTSTRAP_API_KEY when set), and the instance secret. The
+ * processes start together — the `default` organization, a `bootstrap` API key with every scope
+ * (its secret is SEGMENTFLOW_BOOTSTRAP_API_KEY when set), the instance secret, in capture mode
+ * the dev domain and sender, and the starter templates (published when complete). The
  * claim row in instance_settings is what makes it happen exactly once.
  */
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,10 @@ import type { Clock } from '../../lib/clock.js';
 import type { IdGenerator } from '../../lib/ids.js';
 import { createApiKey } from '../api-keys/api-keys.service.js';
 import { SCOPES } from '../api-keys/scopes.js';
+import { createDevSender } from '../senders/senders.service.js';
+import { STARTER_TEMPLATES } from '../templates/starters.js';
+import { importTemplate } from '../templates/templates.import.js';
+import { publishTemplate } from '../templates/templates.service.js';
 import { claimSetting, countOrganizations, insertOrganization } from './orgs.store.js';
 
 export interface BootstrapResult {
@@ -23,7 +28,7 @@ export interface BootstrapResult {
 export async function bootstrapInstance(
   db: Db,
   deps: { clock: Clock; ids: IdGenerator },
-  options: { bootstrapApiKey: string | null; configuredSecret: string | null },
+  options: { bootstrapApiKey: string | null; configuredSecret: string | null; mailTransport: 'capture' | 'smtp' },
 ): Promise<BootstrapResult> {
   return db.kysely.transaction().execute(async (trx) => {
     const stored = await claimSetting(trx, 'instance_secret', randomBytes(32).toString('base64url'));
@@ -38,6 +43,14 @@ export async function bootstrapInstance(
       scopes: SCOPES,
       ...(options.bootstrapApiKey !== null ? { secret: options.bootstrapApiKey } : {}),
     });
+    // With real SMTP the user adds a real domain; capture mode can send from a dev domain at once.
+    if (options.mailTransport === 'capture') await createDevSender(trx, deps, organizationId);
+    for (const starter of Object.values(STARTER_TEMPLATES)) {
+      // Published when complete, i.e. when a sender exists (capture mode).
+      const imported = await importTemplate(trx, deps, organizationId, starter, { publish: false, source: 'starter' });
+      if (!imported.ok) throw new Error(`starter template ${starter.name} is invalid: ${JSON.stringify(imported.error)}`);
+      if (imported.value.template.isComplete) await publishTemplate(trx, deps, organizationId, imported.value.template.id);
+    }
     return { bootstrapApiKey: key, organizationId, secret };
   });
 }

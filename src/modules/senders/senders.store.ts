@@ -18,3 +18,11 @@ export function selectSenderProfileByEmail(db: Kysely<Database>, organizationId:
 export function selectDefaultSenderProfile(db: Kysely<Database>, organizationId: string): Promise<SenderProfileRow | undefined> {
   return db.selectFrom('sender_profiles').selectAll().where('organization_id', '=', organizationId).where('is_default', '=', 1).executeTakeFirst();
 }
+
+export async function insertDomain(db: Kysely<Database>, row: Database['domains']): Promise<void> {
+  await db.insertInto('domains').values(row).execute();
+}
+
+export async function insertSenderProfile(db: Kysely<Database>, row: SenderProfileRow): Promise<void> {
+  await db.insertInto('sender_profiles').values(row).execute();
+}
