@@ -7,6 +7,8 @@ export interface OrganizationsTable {
   id: string;
   name: string;
   created_at: number;
+  /** Signs inbound delivery webhooks; null until rotated the first time. */
+  delivery_webhook_secret: string | null;
 }
 
 export interface InstanceSettingsTable {
@@ -167,6 +169,112 @@ export interface TemplateSnapshotsTable {
   created_at: number;
 }
 
+export interface SubscriptionGroupsTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  description: string | null;
+  type: 'OptIn' | 'OptOut';
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SubscriptionStatusesTable {
+  organization_id: string;
+  profile_id: string;
+  subscription_group_id: string;
+  status: 'subscribed' | 'unsubscribed';
+  /** api | unsubscribe_link | one_click | preferences_page | import | journey */
+  source: string;
+  updated_at: number;
+}
+
+export type SuppressionReason = 'hard_bounce' | 'complaint' | 'manual';
+
+export interface SuppressionsTable {
+  id: string;
+  organization_id: string;
+  /** Canonical address; null for a hashed marker left by erasure. */
+  email: string | null;
+  /** HMAC-SHA256 of the canonical address with the instance secret: the lookup key. */
+  email_hash: string;
+  reason: SuppressionReason;
+  /** smtp | webhook | api | cli */
+  source: string;
+  suppressed_at: number;
+  latest_bounce_reason: string | null;
+  latest_bounce_diagnostic_code: string | null;
+}
+
+export type EmailSendStatus = 'Queued' | 'Processing' | 'Sent' | 'Failed' | 'Skipped';
+
+export interface EmailSendsTable {
+  id: string;
+  organization_id: string;
+  status: EmailSendStatus;
+  template_id: string;
+  template_snapshot_id: string;
+  sender_profile_id: string;
+  from_email: string;
+  from_name: string | null;
+  reply_to_email: string | null;
+  reply_to_name: string | null;
+  subject: string | null;
+  subscription_group_id: string | null;
+  profile_id: string | null;
+  to_email: string | null;
+  /** JSON array of {email, name}. */
+  cc: string;
+  /** JSON array of {email, name}; never returned by the API. */
+  bcc: string;
+  /** JSON object: the /data/* render state. */
+  data: string;
+  tracking_clicks: number;
+  message_id: string | null;
+  failure_reason: string | null;
+  failure_message: string | null;
+  source: 'api' | 'journey' | 'broadcast' | 'newsletter';
+  journey_id: string | null;
+  journey_run_id: string | null;
+  broadcast_id: string | null;
+  send_key: string | null;
+  sent_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MessagesTable {
+  id: string;
+  organization_id: string;
+  email_send_id: string;
+  message_id_header: string;
+  /** The rendered RFC 5322 message until hand-off. */
+  mime: string | null;
+  /** JSON {from, to[]}: SMTP envelope, bcc included. */
+  envelope: string | null;
+  transport_message_id: string | null;
+  attempts: number;
+  last_error: string | null;
+  last_event: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface CapturedMessagesTable {
+  message_id_header: string;
+  organization_id: string;
+  email_send_id: string;
+  raw: string;
+  handoff_count: number;
+  captured_at: number;
+}
+
+export interface DeliveryWebhookEventsTable {
+  organization_id: string;
+  event_id: string;
+  received_at: number;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   instance_settings: InstanceSettingsTable;
@@ -181,4 +289,11 @@ export interface Database {
   sender_profiles: SenderProfilesTable;
   templates: TemplatesTable;
   template_snapshots: TemplateSnapshotsTable;
+  subscription_groups: SubscriptionGroupsTable;
+  subscription_statuses: SubscriptionStatusesTable;
+  suppressions: SuppressionsTable;
+  email_sends: EmailSendsTable;
+  messages: MessagesTable;
+  captured_messages: CapturedMessagesTable;
+  delivery_webhook_events: DeliveryWebhookEventsTable;
 }

@@ -36,7 +36,7 @@ export async function bootstrapInstance(
     const claim = await claimSetting(trx, 'bootstrapped_at', String(deps.clock.now()));
     if (!claim.created || (await countOrganizations(trx)) > 0) return { bootstrapApiKey: null, organizationId: null, secret };
     const organizationId = deps.ids();
-    await insertOrganization(trx, { id: organizationId, name: 'default', created_at: deps.clock.now() });
+    await insertOrganization(trx, { id: organizationId, name: 'default', created_at: deps.clock.now(), delivery_webhook_secret: null });
     const { key } = await createApiKey(trx, deps, {
       organizationId,
       label: 'bootstrap',

@@ -39,7 +39,7 @@ export async function createOrganization(
 ): Promise<Result<Organization, { type: 'already_exists'; name: string } | { type: 'invalid_name' }>> {
   const trimmed = name.trim();
   if (trimmed.length < 1 || trimmed.length > 200 || /[\u0000-\u001f\u007f]/.test(trimmed)) return err({ type: 'invalid_name' });
-  const row = { id: deps.ids(), name: trimmed, created_at: deps.clock.now() };
+  const row = { id: deps.ids(), name: trimmed, created_at: deps.clock.now(), delivery_webhook_secret: null };
   const created = await insertOrganization(db, row);
   return created ? ok(toOrganization(row)) : err({ type: 'already_exists', name: trimmed });
 }
