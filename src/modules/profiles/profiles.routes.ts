@@ -49,7 +49,7 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: RouteContext): 
     },
     async (request) => {
       const { organizationId } = principalOf(request);
-      const profile = await getProfile(ctx.deps.db.kysely, organizationId, request.params.profileId);
+      const profile = await getProfile(ctx.deps.db.kysely, organizationId, request.params.profileId, ctx.deps.secret);
       if (!profile) throw new HttpError('not_found', 'Profile not found.');
       return profile;
     },

@@ -10,7 +10,9 @@ import { toIso } from '../../lib/clock.js';
 import type { Clock } from '../../lib/clock.js';
 import type { IdGenerator } from '../../lib/ids.js';
 import { err, ok, type Result } from '../../lib/result.js';
+import { findSuppression } from '../subscriptions/suppressions.service.js';
 import {
+  countProfileRows,
   deleteIdentity,
   insertIdentities,
   insertProfile,
@@ -199,9 +201,11 @@ export interface ProfileView {
   updatedAt: string;
 }
 
-export async function getProfile(db: Kysely<Database>, organizationId: string, profileId: string): Promise<ProfileView | null> {
+/** The Profile JSON; `secret` (the instance secret) finds the address on the suppression list. */
+export async function getProfile(db: Kysely<Database>, organizationId: string, profileId: string, secret: string): Promise<ProfileView | null> {
   const row = await selectProfile(db, organizationId, profileId.toLowerCase());
   if (!row) return null;
+  const suppression = await findSuppression(db, secret, organizationId, row.email);
   const properties: Record<string, PropertyView> = Object.create(null) as Record<string, PropertyView>;
   for (const p of await selectProperties(db, row.id)) {
     const view: PropertyView = { value: JSON.parse(p.value_json) as unknown, source: p.source, updatedAt: toIso(p.updated_at) };
@@ -217,16 +221,25 @@ export async function getProfile(db: Kysely<Database>, organizationId: string, p
     properties,
     segments: [],
     deliverySuppression: {
-      suppressed: false,
+      suppressed: suppression !== null,
       email: row.email,
-      reason: null,
-      suppressedAt: null,
-      latestBounceReason: null,
-      latestBounceDiagnosticCode: null,
+      reason: suppression?.reason ?? null,
+      suppressedAt: suppression ? toIso(suppression.suppressedAt) : null,
+      latestBounceReason: suppression?.latestBounceReason ?? null,
+      latestBounceDiagnosticCode: suppression?.latestBounceDiagnosticCode ?? null,
     },
     createdAt: toIso(row.created_at),
     updatedAt: toIso(row.updated_at),
   };
+}
+
+/** The stored id of a Profile of this organization (ids compare case-insensitively), or null. */
+export async function findProfileId(db: Kysely<Database>, organizationId: string, profileId: string): Promise<string | null> {
+  return (await selectProfile(db, organizationId, profileId.toLowerCase()))?.id ?? null;
+}
+
+export function countProfiles(db: Kysely<Database>, organizationId: string): Promise<number> {
+  return countProfileRows(db, organizationId);
 }
 
 /**

@@ -63,6 +63,11 @@ export function selectProfile(db: Kysely<Database>, organizationId: string, id: 
   return db.selectFrom('profiles').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
 }
 
+export async function countProfileRows(db: Kysely<Database>, organizationId: string): Promise<number> {
+  const row = await db.selectFrom('profiles').select((eb) => eb.fn.countAll().as('n')).where('organization_id', '=', organizationId).executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
 export async function updateProfile(
   db: Kysely<Database>,
   id: string,

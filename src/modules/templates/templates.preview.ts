@@ -54,6 +54,8 @@ export function compiledSnapshot(snapshotId: string, def: TemplateDefinition, me
 
 interface PreviewOptions {
   publicUrl: string;
+  /** The instance secret (the Profile lookup reads the suppression list). */
+  secret: string;
   strict: boolean;
   state: SampleState;
   profileId?: string;
@@ -67,7 +69,7 @@ async function buildState(
 ): Promise<Result<RenderState, PreviewError>> {
   let profile: Record<string, unknown> = {};
   if (options.profileId !== undefined) {
-    const view = await getProfile(db, organizationId, options.profileId);
+    const view = await getProfile(db, organizationId, options.profileId, options.secret);
     if (!view) return err({ type: 'reference_not_found', pointers: ['/profileId'] });
     profile = profileRenderState(view);
   }

@@ -204,6 +204,7 @@ export function registerTemplateRoutes(app: FastifyInstance, ctx: RouteContext):
       return unwrap(
         await renderSavedTemplate(db, principalOf(request).organizationId, request.params.id, body.source ?? 'draft', {
           publicUrl: deps.config.publicUrl,
+          secret: deps.secret,
           strict: body.strict ?? false,
           state: body.state ?? {},
           ...(body.profileId !== undefined ? { profileId: body.profileId } : {}),
@@ -221,6 +222,7 @@ export function registerTemplateRoutes(app: FastifyInstance, ctx: RouteContext):
       return unwrap(
         await previewDefinition(db, principalOf(request).organizationId, { definition: body.definition, purpose: body.purpose ?? 'General' }, {
           publicUrl: deps.config.publicUrl,
+          secret: deps.secret,
           strict: body.strict ?? false,
           state: body.state ?? {},
         }),
