@@ -10,6 +10,7 @@ import type { IdGenerator } from './lib/ids.js';
 import type { Logger } from './logger.js';
 import type { JourneyEvaluator } from './modules/events/journey-hook.js';
 import { noJourneys } from './modules/events/journey-hook.js';
+import { systemTxtResolver, type TxtResolver } from './modules/senders/domain-verification.js';
 
 export interface Deps {
   config: Config;
@@ -23,6 +24,8 @@ export interface Deps {
   journeys: JourneyEvaluator;
   /** The instance secret (SEGMENTFLOW_SECRET or the one stored at bootstrap): signs cursors and tokens. */
   secret: string;
+  /** DNS TXT lookups for Domain verification (tests and offline machines supply their own). */
+  resolveTxt: TxtResolver;
 }
 
 export interface DepsInput {
@@ -33,6 +36,7 @@ export interface DepsInput {
   logger: Logger;
   secret: string;
   journeys?: JourneyEvaluator;
+  resolveTxt?: TxtResolver;
 }
 
 export function createDeps(input: DepsInput): Deps {
@@ -40,5 +44,6 @@ export function createDeps(input: DepsInput): Deps {
     ...input,
     committer: new GroupCommitter(input.db),
     journeys: input.journeys ?? noJourneys,
+    resolveTxt: input.resolveTxt ?? systemTxtResolver,
   };
 }

@@ -120,6 +120,10 @@ export interface DomainsTable {
   name: string;
   verification_token: string;
   verified_at: number | null;
+  /** When the TXT record was last looked up (null: never). */
+  last_checked_at: number | null;
+  /** Why the last lookup did not verify the Domain. */
+  last_error: string | null;
   created_at: number;
   updated_at: number;
 }

@@ -21,6 +21,7 @@ import {
   selectSnapshot,
   selectSnapshotsPage,
   selectTemplate,
+  selectTemplateIdsBySenderProfile,
   selectTemplates,
   updateTemplateRow,
   type SnapshotRow,
@@ -210,6 +211,11 @@ export async function getTemplate(db: Kysely<Database>, organizationId: string, 
 
 export async function listTemplates(db: Kysely<Database>, organizationId: string, filter: { statuses?: string[]; purpose?: string }): Promise<TemplateSummary[]> {
   return (await selectTemplates(db, organizationId, filter)).map(toTemplateSummary);
+}
+
+/** Ids of the Templates that reference a SenderProfile (they block its deletion). */
+export async function templateIdsUsingSenderProfile(db: Kysely<Database>, organizationId: string, senderProfileId: string): Promise<string[]> {
+  return (await selectTemplateIdsBySenderProfile(db, organizationId, senderProfileId)).map((r) => r.id);
 }
 
 export async function updateTemplate(

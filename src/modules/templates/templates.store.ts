@@ -34,6 +34,11 @@ export function selectTemplates(
   return q.orderBy('updated_at', 'desc').orderBy('id', 'desc').execute();
 }
 
+/** Ids of the Templates whose draft names this SenderProfile. */
+export function selectTemplateIdsBySenderProfile(db: Kysely<Database>, organizationId: string, senderProfileId: string): Promise<{ id: string }[]> {
+  return db.selectFrom('templates').select('id').where('organization_id', '=', organizationId).where('sender_profile_id', '=', senderProfileId).orderBy('id').execute();
+}
+
 export async function updateTemplateRow(db: Kysely<Database>, id: string, changes: Partial<Omit<TemplateRow, 'id' | 'organization_id'>>): Promise<void> {
   await db.updateTable('templates').set(changes).where('id', '=', id).execute();
 }
