@@ -17,6 +17,9 @@ import { registerApiKeyRoutes } from './modules/api-keys/api-keys.routes.js';
 import { ApiKeyAuthenticator } from './modules/api-keys/api-keys.service.js';
 import { registerEventRoutes } from './modules/events/events.routes.js';
 import { registerProfileRoutes } from './modules/profiles/profiles.routes.js';
+import { registerSenderRoutes } from './modules/senders/senders.routes.js';
+import { registerSubscriptionRoutes } from './modules/subscriptions/subscriptions.routes.js';
+import { registerSuppressionRoutes } from './modules/subscriptions/suppressions.routes.js';
 import { registerTemplateRoutes } from './modules/templates/templates.routes.js';
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
@@ -74,5 +77,8 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
   registerEventRoutes(app, ctx);
   registerProfileRoutes(app, ctx);
   registerTemplateRoutes(app, ctx);
+  registerSenderRoutes(app, ctx);
+  registerSubscriptionRoutes(app, ctx);
+  registerSuppressionRoutes(app, ctx);
   return app;
 }

@@ -3,15 +3,24 @@
  * error union is listed here and mapped exhaustively.
  */
 import type { ResolveError } from '../modules/profiles/profiles.service.js';
+import type { SenderError } from '../modules/senders/senders.service.js';
+import type { SubscriptionError } from '../modules/subscriptions/subscriptions.service.js';
 import type { PreviewError } from '../modules/templates/templates.preview.js';
 import { HttpError, validationError } from './errors.js';
 import type { Outcome } from './idempotency.js';
 
-export type DomainError = ResolveError | PreviewError;
+export type DomainError = ResolveError | PreviewError | SenderError | SubscriptionError;
 
 function unprocessable(reason: string, message: string, extra: Record<string, unknown> = {}): HttpError {
   return new HttpError('unprocessable', message, { reason, ...extra });
 }
+
+const NOT_FOUND_NAMES = {
+  Domain: 'Domain',
+  SenderProfile: 'Sender profile',
+  SubscriptionGroup: 'Subscription group',
+  Profile: 'Profile',
+} as const;
 
 export function domainHttpError(error: DomainError): HttpError {
   switch (error.type) {
@@ -40,6 +49,16 @@ export function domainHttpError(error: DomainError): HttpError {
       return unprocessable('template_not_published', 'The template has not been published yet.');
     case 'render_failed':
       return unprocessable('invalid_definition', `The template cannot be rendered: ${error.reason}.`, { errors: [{ message: error.reason }] });
+    case 'not_found':
+      return new HttpError('not_found', `${NOT_FOUND_NAMES[error.resource]} not found.`);
+    case 'invalid_field':
+      return validationError([{ in: 'body', pointer: error.pointer, message: error.message }]);
+    case 'already_exists':
+      return new HttpError('already_exists', `This ${error.field} is already taken in this organization.`, { field: error.field });
+    case 'resource_in_use':
+      return new HttpError('resource_in_use', 'The record is still referenced; remove the references first.', { references: error.references });
+    case 'immutable_field':
+      return unprocessable('immutable_field', `${error.field} cannot be changed.`, { field: error.field });
     case 'missing_paths':
       return unprocessable('missing_paths', 'Some state paths used by the template are missing.', { missingPaths: error.missingPaths });
   }
