@@ -1,0 +1,57 @@
+/**
+ * The `capture` transport (emails.md §6, the default): delivers nothing and keeps the full MIME
+ * per Message-ID in `captured_messages`, where `GET /api/v1/emails/{id}/message` and the
+ * dashboard read it. A repeated hand-off of the same Message-ID (a worker crash between hand-off
+ * and recording, §5.7) keeps the first copy and only counts the hand-off — one upsert, so two
+ * racing workers cannot both insert.
+ */
+import type { Db } from '../db/connect.js';
+import type { CapturedMessagesTable } from '../db/tables.js';
+import type { Clock } from '../lib/clock.js';
+import type { MailTransport, OutboundMessage, SendResult } from './transport.js';
+
+export type CapturedMessageRow = CapturedMessagesTable;
+
+export function createCaptureTransport(db: Db, clock: Clock): MailTransport {
+  return {
+    name: 'capture',
+    async send(msg: OutboundMessage): Promise<SendResult> {
+      await db.kysely
+        .insertInto('captured_messages')
+        .values({
+          message_id_header: msg.messageIdHeader,
+          organization_id: msg.organizationId,
+          email_send_id: msg.emailSendId,
+          raw: msg.raw.toString('utf8'),
+          handoff_count: 1,
+          captured_at: clock.now(),
+        })
+        .onConflict((oc) =>
+          oc.column('message_id_header').doUpdateSet((eb) => ({
+            handoff_count: eb('captured_messages.handoff_count', '+', 1),
+          })),
+        )
+        .execute();
+      return { transportMessageId: msg.messageIdHeader };
+    },
+    async close(): Promise<void> {
+      // The database belongs to the caller; there is nothing of our own to release.
+    },
+  };
+}
+
+/** The captured copy of an EmailSend's message, or undefined when none was captured. */
+export async function getCapturedMessage(
+  db: Db,
+  organizationId: string,
+  emailSendId: string,
+): Promise<CapturedMessageRow | undefined> {
+  return db.kysely
+    .selectFrom('captured_messages')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('email_send_id', '=', emailSendId)
+    .orderBy('captured_at', 'asc')
+    .limit(1)
+    .executeTakeFirst();
+}
