@@ -6,6 +6,10 @@ import type { Deps } from './deps.js';
 import { purgeExpiredIdempotencyRecords } from './http/idempotency.js';
 import { JobRunner } from './jobs/runner.js';
 import { purgeFinishedJobs } from './jobs/queue.js';
+import { createMailTransport } from './mail/create-transport.js';
+import type { MailTransport } from './mail/transport.js';
+import { createDeliveryHandler } from './modules/emails/delivery.js';
+import { DELIVER_JOB } from './modules/emails/emails.service.js';
 
 const HOUR_MS = 3600_000;
 /** Completed and failed jobs are kept a week for inspection, then purged. */
@@ -13,11 +17,13 @@ const FINISHED_JOB_RETENTION_MS = 7 * 24 * HOUR_MS;
 
 export interface Worker {
   runner: JobRunner;
+  transport: MailTransport;
   start(): void;
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }
 
-export function createWorker(deps: Deps): Worker {
+export function createWorker(deps: Deps, options: { transport?: MailTransport } = {}): Worker {
+  const transport = options.transport ?? createMailTransport(deps.config, deps.db, deps.clock);
   const runner = new JobRunner({
     db: deps.db,
     clock: deps.clock,
@@ -32,14 +38,31 @@ export function createWorker(deps: Deps): Worker {
   runner.register('jobs.purge', async () => {
     await purgeFinishedJobs(deps.db.kysely, deps.clock.now() - FINISHED_JOB_RETENTION_MS);
   });
+  runner.register(
+    DELIVER_JOB,
+    createDeliveryHandler({
+      db: deps.db,
+      clock: deps.clock,
+      ids: deps.ids,
+      logger: deps.logger,
+      secret: deps.secret,
+      publicUrl: deps.config.publicUrl,
+      transport,
+      maxAttempts: deps.config.emailMaxAttempts,
+    }),
+  );
   return {
     runner,
+    transport,
     start() {
       runner.start();
       void Promise.all([runner.schedule('idempotency.purge', HOUR_MS), runner.schedule('jobs.purge', HOUR_MS)]).catch((error: unknown) =>
         deps.logger.error({ err: error }, 'scheduling maintenance jobs failed'),
       );
     },
-    stop: (options) => runner.stop(options),
+    async stop(stopOptions) {
+      await runner.stop(stopOptions);
+      await transport.close();
+    },
   };
 }

@@ -3,13 +3,14 @@
  * error union is listed here and mapped exhaustively.
  */
 import type { ResolveError } from '../modules/profiles/profiles.service.js';
+import type { SendError } from '../modules/emails/emails.service.js';
 import type { SenderError } from '../modules/senders/senders.service.js';
 import type { SubscriptionError } from '../modules/subscriptions/subscriptions.service.js';
 import type { PreviewError } from '../modules/templates/templates.preview.js';
 import { HttpError, validationError } from './errors.js';
 import type { Outcome } from './idempotency.js';
 
-export type DomainError = ResolveError | PreviewError | SenderError | SubscriptionError;
+export type DomainError = ResolveError | PreviewError | SendError | SenderError | SubscriptionError;
 
 function unprocessable(reason: string, message: string, extra: Record<string, unknown> = {}): HttpError {
   return new HttpError('unprocessable', message, { reason, ...extra });
@@ -49,6 +50,14 @@ export function domainHttpError(error: DomainError): HttpError {
       return unprocessable('template_not_published', 'The template has not been published yet.');
     case 'render_failed':
       return unprocessable('invalid_definition', `The template cannot be rendered: ${error.reason}.`, { errors: [{ message: error.reason }] });
+    case 'template_purpose_mismatch':
+      return unprocessable('template_purpose_mismatch', 'Only Transactional templates can be sent with emails.send.');
+    case 'sender_not_verified':
+      return unprocessable('sender_not_verified', 'The from-address is not a SenderProfile on a verified Domain of this organization.');
+    case 'sender_mismatch':
+      return unprocessable('sender_mismatch', 'from and senderProfileId name different SenderProfiles.');
+    case 'reply_to_not_allowed':
+      return unprocessable('reply_to_not_allowed', 'replyTo must be on a verified Domain of this organization.');
     case 'not_found':
       return new HttpError('not_found', `${NOT_FOUND_NAMES[error.resource]} not found.`);
     case 'invalid_field':

@@ -91,10 +91,22 @@ export class IdempotencyGate {
     guard: { organizationId: string; key: string | undefined; fingerprint: () => string },
     work: (trx: Transaction<Database>) => Promise<Outcome>,
   ): Promise<FastifyReply> {
+    const result = await this.execute(guard, work);
+    return send(reply, result.status, result.payload, result.replayed);
+  }
+
+  /**
+   * The outcome without sending it (batch items use it): the stored or fresh status and body.
+   * Throws the idempotency conflicts as HttpErrors.
+   */
+  async execute(
+    guard: { organizationId: string; key: string | undefined; fingerprint: () => string },
+    work: (trx: Transaction<Database>) => Promise<Outcome>,
+  ): Promise<{ status: number; payload: string; replayed: boolean }> {
     const { organizationId, key } = guard;
     if (key === undefined) {
       const outcome = await this.deps.committer.run(work);
-      return send(reply, outcome.status, JSON.stringify(outcome.body), false);
+      return { status: outcome.status, payload: JSON.stringify(outcome.body), replayed: false };
     }
     const slot = `${organizationId}\n${key}`;
     if (this.#inFlight.has(slot)) throw inProgress();
@@ -105,7 +117,7 @@ export class IdempotencyGate {
       if (result.kind === 'reuse') {
         throw new HttpError('idempotency_key_reuse', 'This Idempotency-Key was already used with a different request.');
       }
-      return send(reply, result.status, result.payload, result.kind === 'replay');
+      return { status: result.status, payload: result.payload, replayed: result.kind === 'replay' };
     } finally {
       this.#inFlight.delete(slot);
     }

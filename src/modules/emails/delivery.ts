@@ -1,0 +1,229 @@
+/**
+ * The outbox worker (emails.md §5): the `email.deliver` job of one EmailSend.
+ *
+ * 1. In one transaction: re-check the gates, mark `Processing`, create the Message (its
+ *    Message-ID is derived from the EmailSend id) and — unless an earlier attempt already did —
+ *    render the pinned snapshot, build the MIME and store it, dropping sensitive `/data` values.
+ * 2. Hand the stored MIME to the transport, outside any transaction.
+ * 3. In one transaction with the job's completion: record the outcome (`Sent`, a scheduled
+ *    retry, or `Failed`).
+ * A crash between 2 and 3 re-runs the job, which hands off the *same* stored MIME with the same
+ * Message-ID: a duplicate is detectable by the receiver, and no second message id can exist.
+ */
+import type { Kysely } from 'kysely';
+import type { Db } from '../../db/connect.js';
+import type { Database } from '../../db/tables.js';
+import { enqueueJob, type ClaimedJob } from '../../jobs/queue.js';
+import type { JobContext, JobHandler } from '../../jobs/runner.js';
+import type { Clock } from '../../lib/clock.js';
+import type { IdGenerator } from '../../lib/ids.js';
+import { removePointers } from '../../lib/json-pointer.js';
+import type { Logger } from '../../logger.js';
+import { listHeaders } from '../../mail/list-headers.js';
+import { buildMime, formatAddress } from '../../mail/mime.js';
+import { TransportError, type MailTransport, type OutboundMessage } from '../../mail/transport.js';
+import { getProfile, profileRenderState } from '../profiles/profiles.service.js';
+import { selectSenderProfile } from '../senders/senders.store.js';
+import { addSuppression, findSuppression } from '../subscriptions/suppressions.service.js';
+import { getSubscriptionGroup, subscriptionGate } from '../subscriptions/subscriptions.service.js';
+import type { TemplateDefinition } from '../templates/render/definition.js';
+import { DELIVER_JOB } from './emails.service.js';
+import { insertMessage, selectDomainById, selectEmailSendById, selectMessageBySend, updateEmailSend, updateMessage, type EmailSendRow, type MessageRow } from './emails.store.js';
+import { failureMessage, type Address } from './emails.view.js';
+import { renderSend, selectSnapshotById, unsubscribeLinks } from './send-render.js';
+
+export interface DeliveryDeps {
+  db: Db;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  secret: string;
+  publicUrl: string;
+  transport: MailTransport;
+  maxAttempts: number;
+}
+
+const TERMINAL = new Set(['Sent', 'Failed', 'Skipped']);
+
+/** emails.md §5: min(30 s × 2^(attempt−1), 1 h) ± 20 %. */
+export function deliveryRetryDelayMs(attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(30_000 * 2 ** (attempt - 1), 3_600_000);
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+interface Stored {
+  envelope: { from: string; to: string[] };
+  structured: OutboundMessage['structured'];
+}
+
+type Prepared = { kind: 'done' } | { kind: 'handoff'; send: EmailSendRow; message: MessageRow };
+
+export function createDeliveryHandler(deps: DeliveryDeps): JobHandler {
+  return async (job: ClaimedJob, ctx: JobContext) => {
+    const emailSendId = String(job.payload.emailSendId);
+    const prepared = await deps.db.kysely.transaction().execute((trx) => prepare(trx, deps, ctx, emailSendId));
+    if (prepared.kind === 'done') return;
+    const { send, message } = prepared;
+    const stored = JSON.parse(message.envelope!) as Stored;
+    try {
+      const result = await deps.transport.send({
+        organizationId: send.organization_id,
+        emailSendId: send.id,
+        idempotencyKey: send.id,
+        messageIdHeader: message.message_id_header,
+        envelope: stored.envelope,
+        raw: Buffer.from(message.mime!, 'utf8'),
+        structured: stored.structured,
+      });
+      await deps.db.kysely.transaction().execute(async (trx) => {
+        await ctx.completeInTransaction(trx);
+        const now = deps.clock.now();
+        await updateMessage(trx, message.id, { transport_message_id: result.transportMessageId, attempts: message.attempts + 1, mime: null, envelope: null, last_error: null, updated_at: now });
+        await updateEmailSend(trx, send.id, { status: 'Sent', sent_at: now, updated_at: now });
+      });
+    } catch (error) {
+      if (!(error instanceof TransportError)) throw error;
+      await deps.db.kysely.transaction().execute((trx) => recordTransportFailure(trx, deps, ctx, send, message, error));
+    }
+  };
+}
+
+async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContext, emailSendId: string): Promise<Prepared> {
+  const now = deps.clock.now();
+  const send = await selectEmailSendById(trx, emailSendId);
+  const finish = async (changes: Partial<EmailSendRow>): Promise<Prepared> => {
+    await ctx.completeInTransaction(trx);
+    if (send && Object.keys(changes).length > 0) await updateEmailSend(trx, send.id, { ...changes, updated_at: now });
+    return { kind: 'done' };
+  };
+  if (!send || TERMINAL.has(send.status)) return finish({});
+  const skip = (reason: string) => finish({ status: 'Skipped', failure_reason: reason, failure_message: failureMessage(reason) });
+  const fail = (reason: string, detail?: string) => finish({ status: 'Failed', failure_reason: reason, failure_message: failureMessage(reason, detail) });
+
+  // Gates again, right before hand-off: an unsubscribe or suppression since creation wins.
+  const profile = send.profile_id === null ? null : await getProfile(trx, send.organization_id, send.profile_id, deps.secret);
+  if (!profile || send.to_email === null) return skip('profile_erased');
+  if (send.subscription_group_id !== null) {
+    const gate = await subscriptionGate(trx, send.organization_id, profile.id, send.subscription_group_id);
+    if (!gate.allowed) return skip(gate.reason === 'group_not_found' ? 'unsubscribed' : gate.reason);
+  }
+  const suppression = await findSuppression(trx, deps.secret, send.organization_id, send.to_email);
+  if (suppression) return skip(`suppressed_${suppression.reason}`);
+  const sender = await selectSenderProfile(trx, send.organization_id, send.sender_profile_id);
+  const domain = sender ? await selectDomainById(trx, send.organization_id, sender.domain_id) : undefined;
+  if (!sender || !domain || domain.verified_at === null) return fail('sender_not_verified');
+
+  let message = await selectMessageBySend(trx, send.id);
+  if (!message) {
+    message = {
+      id: deps.ids(),
+      organization_id: send.organization_id,
+      email_send_id: send.id,
+      message_id_header: `<${send.id}@${domain.name}>`,
+      mime: null,
+      envelope: null,
+      transport_message_id: null,
+      attempts: 0,
+      last_error: null,
+      last_event: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await insertMessage(trx, message);
+  }
+  if (message.mime === null) {
+    const built = await buildMessage(trx, deps, send, message, profileRenderState(profile), domain.name);
+    if (!built.ok) return fail('render_failed', built.reason);
+    message.mime = built.mime;
+    message.envelope = built.envelope;
+    await updateMessage(trx, message.id, { mime: built.mime, envelope: built.envelope, updated_at: now });
+    await updateEmailSend(trx, send.id, { data: built.data, status: 'Processing', message_id: message.id, updated_at: now });
+  } else if (send.status !== 'Processing') {
+    await updateEmailSend(trx, send.id, { status: 'Processing', message_id: message.id, updated_at: now });
+  }
+  return { kind: 'handoff', send, message };
+}
+
+async function buildMessage(
+  trx: Kysely<Database>,
+  deps: DeliveryDeps,
+  send: EmailSendRow,
+  message: MessageRow,
+  profile: Record<string, unknown>,
+  fromDomain: string,
+): Promise<{ ok: true; mime: string; envelope: string; data: string } | { ok: false; reason: string }> {
+  const snapshot = await selectSnapshotById(trx, send.organization_id, send.template_snapshot_id);
+  if (!snapshot) return { ok: false, reason: 'the pinned template snapshot no longer exists' };
+  const data = JSON.parse(send.data) as Record<string, unknown>;
+  const context = { organizationId: send.organization_id, emailSendId: send.id, profileId: send.profile_id, subscriptionGroupId: send.subscription_group_id, data, profile };
+  const links = unsubscribeLinks(deps.publicUrl, deps.secret, context);
+  const rendered = renderSend(snapshot, context, links);
+  if (!rendered.ok) return { ok: false, reason: rendered.error.reason };
+
+  const headers: [string, string][] = [['X-Segmentflow-Email-Send-Id', send.id]];
+  if (snapshot.purpose !== 'Transactional' && send.subscription_group_id !== null) {
+    const group = await getSubscriptionGroup(trx, send.organization_id, send.subscription_group_id);
+    headers.push(...listHeaders({ unsubscribeUrl: links.unsubscribeUrl, groupName: group?.name ?? '', subscriptionGroupId: send.subscription_group_id, fromDomain }));
+  }
+  const from = { email: send.from_email, name: send.from_name };
+  const cc = JSON.parse(send.cc) as Address[];
+  const bcc = JSON.parse(send.bcc) as Address[];
+  const replyTo = send.reply_to_email === null ? null : { email: send.reply_to_email, name: send.reply_to_name };
+  const subject = send.subject ?? rendered.value.subject;
+  let mime: Awaited<ReturnType<typeof buildMime>>;
+  try {
+    mime = await buildMime({
+      messageIdHeader: message.message_id_header,
+      date: new Date(deps.clock.now()),
+      from,
+      to: { email: send.to_email! },
+      cc,
+      bcc,
+      replyTo,
+      subject,
+      html: rendered.value.html,
+      text: rendered.value.text,
+      headers,
+    });
+  } catch (error) {
+    // buildMime refuses what cannot be a well-formed message; retrying cannot help.
+    if (error instanceof TypeError) return { ok: false, reason: error.message };
+    throw error;
+  }
+  const stored: Stored = {
+    envelope: mime.envelope,
+    structured: { from: formatAddress(from), to: send.to_email!, cc: cc.map(formatAddress), replyTo: replyTo ? formatAddress(replyTo) : null, subject, html: rendered.value.html, text: rendered.value.text, headers },
+  };
+  // Sensitive values are needed for this one render only (templates.md §6.7).
+  const definition = JSON.parse(snapshot.definition) as TemplateDefinition;
+  const sensitive = definition.sensitiveTransactionalVariablePaths.filter((p) => p.startsWith('/data/')).map((p) => p.slice('/data'.length));
+  if (sensitive.length > 0) removePointers(data, sensitive);
+  return { ok: true, mime: mime.raw, envelope: JSON.stringify(stored), data: JSON.stringify(data) };
+}
+
+async function recordTransportFailure(
+  trx: Kysely<Database>,
+  deps: DeliveryDeps,
+  ctx: JobContext,
+  send: EmailSendRow,
+  message: MessageRow,
+  error: TransportError,
+): Promise<void> {
+  await ctx.completeInTransaction(trx);
+  const now = deps.clock.now();
+  const attempts = message.attempts + 1;
+  const detail = `${error.code ?? ''} ${error.response ?? error.message}`.trim().slice(0, 500);
+  await updateMessage(trx, message.id, { attempts, last_error: detail, updated_at: now });
+  if (error.permanent) {
+    if (error.code?.startsWith('5.1.')) {
+      await addSuppression(trx, deps.secret, send.organization_id, { email: send.to_email!, reason: 'hard_bounce', source: 'smtp', bounceReason: error.response ?? error.message, diagnosticCode: error.code, at: now });
+    }
+    await updateEmailSend(trx, send.id, { status: 'Failed', failure_reason: 'transport_rejected', failure_message: failureMessage('transport_rejected', detail), updated_at: now });
+    return;
+  }
+  if (attempts >= deps.maxAttempts) {
+    await updateEmailSend(trx, send.id, { status: 'Failed', failure_reason: 'transport_unavailable', failure_message: failureMessage('transport_unavailable', detail), updated_at: now });
+    return;
+  }
+  await enqueueJob(trx, deps, { type: DELIVER_JOB, organizationId: send.organization_id, payload: { emailSendId: send.id }, runAt: now + deliveryRetryDelayMs(attempts), maxAttempts: 25 });
+}

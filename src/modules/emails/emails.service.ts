@@ -1,0 +1,227 @@
+/**
+ * emails.send (emails.md §1.1): pin the Template's current snapshot, resolve the recipient,
+ * choose and check the sender and reply-to, freeze the envelope, apply the consent and
+ * suppression gates, and store the EmailSend with its delivery job — all in the caller's
+ * transaction. Journeys and broadcasts create sends through `createEmailSend` too, with a
+ * permanent send key instead of an Idempotency-Key.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/tables.js';
+import { enqueueJob } from '../../jobs/queue.js';
+import type { Clock } from '../../lib/clock.js';
+import { parseFriendlyAddress } from '../../lib/email.js';
+import type { IdGenerator } from '../../lib/ids.js';
+import { err, ok, type Result } from '../../lib/result.js';
+import { getProfile, profileRenderState, resolveProfile, type ResolveError } from '../profiles/profiles.service.js';
+import { selectDefaultSenderProfile, selectSenderProfile, selectSenderProfileByEmail, type SenderProfileRow } from '../senders/senders.store.js';
+import { findSuppression } from '../subscriptions/suppressions.service.js';
+import { subscriptionGate } from '../subscriptions/subscriptions.service.js';
+import { selectTemplate } from '../templates/templates.store.js';
+import { insertEmailSend, selectDomainById, selectDomainByName, selectEmailSendBySendKey, type EmailSendRow } from './emails.store.js';
+import { failureMessage, toEmailSendView, type Address, type EmailSendView } from './emails.view.js';
+import { renderSend, selectSnapshotById, unsubscribeLinks } from './send-render.js';
+
+export const DELIVER_JOB = 'email.deliver';
+/** A safety net for unexpected handler errors; transport retries are scheduled by the handler. */
+const DELIVER_JOB_MAX_ATTEMPTS = 25;
+
+export interface SendRequest {
+  templateId: string;
+  profileId?: string;
+  senderProfileId?: string;
+  from?: Address;
+  replyTo?: Address;
+  subject?: string;
+  subscriptionGroupId?: string;
+  /** Canonical email and/or externalId. */
+  to?: { email?: string; externalId?: string };
+  cc: Address[];
+  bcc: Address[];
+  data: Record<string, unknown>;
+  trackClicks: boolean;
+}
+
+export interface SendOrigin {
+  source: EmailSendRow['source'];
+  /** Only Transactional templates may be sent through the API. */
+  requireTransactional: boolean;
+  sendKey?: string;
+  journeyId?: string;
+  journeyRunId?: string;
+  broadcastId?: string;
+  event?: Record<string, unknown>;
+  variables?: Record<string, unknown>;
+  waited?: Record<string, unknown>;
+}
+
+export type SendError =
+  | ResolveError
+  | { type: 'reference_not_found'; pointers: string[] }
+  | { type: 'template_archived' }
+  | { type: 'template_purpose_mismatch' }
+  | { type: 'template_not_published' }
+  | { type: 'sender_not_verified' }
+  | { type: 'sender_mismatch' }
+  | { type: 'reply_to_not_allowed' };
+
+export interface SendDeps {
+  clock: Clock;
+  ids: IdGenerator;
+  secret: string;
+  publicUrl: string;
+}
+
+function domainOf(email: string): string {
+  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+}
+
+async function isVerifiedSender(db: Kysely<Database>, sender: SenderProfileRow): Promise<boolean> {
+  const domain = await selectDomainById(db, sender.organization_id, sender.domain_id);
+  return domain !== undefined && domain.verified_at !== null;
+}
+
+export async function createEmailSend(
+  db: Kysely<Database>,
+  deps: SendDeps,
+  organizationId: string,
+  request: SendRequest,
+  origin: SendOrigin,
+): Promise<Result<EmailSendView, SendError>> {
+  if (origin.sendKey !== undefined) {
+    const existing = await selectEmailSendBySendKey(db, organizationId, origin.sendKey);
+    if (existing) return ok(toEmailSendView(existing));
+  }
+  // 1. Template and its current snapshot.
+  const template = await selectTemplate(db, organizationId, request.templateId.toLowerCase());
+  if (!template) return err({ type: 'reference_not_found', pointers: ['/templateId'] });
+  if (template.status === 'Archived') return err({ type: 'template_archived' });
+  if (origin.requireTransactional && template.purpose !== 'Transactional') return err({ type: 'template_purpose_mismatch' });
+  if (template.current_snapshot_id === null) return err({ type: 'template_not_published' });
+  const snapshot = await selectSnapshotById(db, organizationId, template.current_snapshot_id);
+  if (!snapshot) throw new Error(`template ${template.id} points at missing snapshot ${template.current_snapshot_id}`);
+
+  // 2. Recipient: profileId wins; otherwise identity resolution as in events.track.
+  let profileId: string;
+  let deliveryEmail: string;
+  if (request.profileId !== undefined) {
+    const profile = await getProfile(db, organizationId, request.profileId, deps.secret);
+    if (!profile) return err({ type: 'profile_not_found' });
+    profileId = profile.id;
+    deliveryEmail = request.to?.email ?? profile.email;
+  } else {
+    const resolved = await resolveProfile(db, deps, organizationId, request.to ?? {}, 'api');
+    if (!resolved.ok) return err(resolved.error);
+    profileId = resolved.value.profile.id;
+    deliveryEmail = resolved.value.profile.email;
+  }
+  const profileView = await getProfile(db, organizationId, profileId, deps.secret);
+  const emailSendId = deps.ids();
+  const context = {
+    organizationId,
+    emailSendId,
+    profileId,
+    subscriptionGroupId: request.subscriptionGroupId?.toLowerCase() ?? null,
+    data: request.data,
+    profile: profileView ? profileRenderState(profileView) : {},
+    ...(origin.event !== undefined ? { event: origin.event } : {}),
+    ...(origin.variables !== undefined ? { variables: origin.variables } : {}),
+    ...(origin.waited !== undefined ? { waited: origin.waited } : {}),
+  };
+  // Subject, from and reply-to of the snapshot render with the send's state; a render failure
+  // surfaces at delivery (Failed / render_failed), so here it only means "no rendered values".
+  const rendered = renderSend(snapshot, context, unsubscribeLinks(deps.publicUrl, deps.secret, context));
+  const renderedHeaders = rendered.ok ? rendered.value : { subject: '', from: '', replyTo: '' };
+
+  // 3. Sender.
+  let sender: SenderProfileRow | undefined;
+  let fromName: string | null = null;
+  if (request.from !== undefined) {
+    sender = await selectSenderProfileByEmail(db, organizationId, request.from.email.toLowerCase());
+    if (!sender) return err({ type: 'sender_not_verified' });
+    if (request.senderProfileId !== undefined && request.senderProfileId.toLowerCase() !== sender.id) return err({ type: 'sender_mismatch' });
+    fromName = request.from.name;
+  } else if (request.senderProfileId !== undefined) {
+    sender = await selectSenderProfile(db, organizationId, request.senderProfileId.toLowerCase());
+    if (!sender) return err({ type: 'reference_not_found', pointers: ['/senderProfileId'] });
+  } else if (renderedHeaders.from !== '') {
+    const parsed = parseFriendlyAddress(renderedHeaders.from);
+    sender = parsed ? await selectSenderProfileByEmail(db, organizationId, parsed.email.toLowerCase()) : undefined;
+    if (!sender) return err({ type: 'sender_not_verified' });
+    fromName = parsed!.name;
+  } else if (snapshot.sender_profile_id !== null) {
+    sender = await selectSenderProfile(db, organizationId, snapshot.sender_profile_id);
+  }
+  sender ??= await selectDefaultSenderProfile(db, organizationId);
+  if (!sender || !(await isVerifiedSender(db, sender))) return err({ type: 'sender_not_verified' });
+
+  // 4. Reply-To, on a verified domain of the organization.
+  let replyTo: Address | null = request.replyTo ?? null;
+  if (replyTo === null && renderedHeaders.replyTo !== '') replyTo = parseFriendlyAddress(renderedHeaders.replyTo);
+  if (replyTo === null && sender.reply_to !== null) replyTo = parseFriendlyAddress(sender.reply_to);
+  if (replyTo !== null) {
+    const domain = await selectDomainByName(db, organizationId, domainOf(replyTo.email));
+    if (!domain || domain.verified_at === null) return err({ type: 'reply_to_not_allowed' });
+  }
+
+  // 5–6. Freeze the envelope; gates.
+  let skipReason: string | null = null;
+  if (context.subscriptionGroupId !== null) {
+    const gate = await subscriptionGate(db, organizationId, profileId, context.subscriptionGroupId);
+    if (!gate.allowed) {
+      if (gate.reason === 'group_not_found') return err({ type: 'reference_not_found', pointers: ['/subscriptionGroupId'] });
+      skipReason = gate.reason;
+    }
+  }
+  if (skipReason === null) {
+    const suppression = await findSuppression(db, deps.secret, organizationId, deliveryEmail);
+    if (suppression) skipReason = `suppressed_${suppression.reason}`;
+  }
+  const cc = await withoutSuppressed(db, deps.secret, organizationId, request.cc);
+  const bcc = await withoutSuppressed(db, deps.secret, organizationId, request.bcc);
+
+  // 7. Store the send and, unless skipped, its delivery job.
+  const now = deps.clock.now();
+  const row: EmailSendRow = {
+    id: emailSendId,
+    organization_id: organizationId,
+    status: skipReason === null ? 'Queued' : 'Skipped',
+    template_id: template.id,
+    template_snapshot_id: snapshot.id,
+    sender_profile_id: sender.id,
+    from_email: sender.email,
+    from_name: fromName ?? sender.name,
+    reply_to_email: replyTo?.email ?? null,
+    reply_to_name: replyTo?.name ?? null,
+    subject: request.subject ?? renderedHeaders.subject,
+    subscription_group_id: context.subscriptionGroupId,
+    profile_id: profileId,
+    to_email: deliveryEmail,
+    cc: JSON.stringify(cc),
+    bcc: JSON.stringify(bcc),
+    data: JSON.stringify(request.data),
+    tracking_clicks: request.trackClicks ? 1 : 0,
+    message_id: null,
+    failure_reason: skipReason,
+    failure_message: skipReason === null ? null : failureMessage(skipReason),
+    source: origin.source,
+    journey_id: origin.journeyId ?? null,
+    journey_run_id: origin.journeyRunId ?? null,
+    broadcast_id: origin.broadcastId ?? null,
+    send_key: origin.sendKey ?? null,
+    sent_at: null,
+    created_at: now,
+    updated_at: now,
+  };
+  await insertEmailSend(db, row);
+  if (skipReason === null) {
+    await enqueueJob(db, deps, { type: DELIVER_JOB, organizationId, payload: { emailSendId }, maxAttempts: DELIVER_JOB_MAX_ATTEMPTS });
+  }
+  return ok(toEmailSendView(row));
+}
+
+/** Suppressed cc/bcc addresses are removed from the envelope silently (emails.md §4). */
+async function withoutSuppressed(db: Kysely<Database>, secret: string, organizationId: string, addresses: Address[]): Promise<Address[]> {
+  const kept: Address[] = [];
+  for (const address of addresses) if (!(await findSuppression(db, secret, organizationId, address.email))) kept.push(address);
+  return kept;
+}

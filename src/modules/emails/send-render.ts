@@ -1,0 +1,62 @@
+/**
+ * Rendering a send's pinned snapshot (templates.md §5): the state an EmailSend renders with —
+ * `/data/*` from the send, `/profile/*` as the Profile is now, `/variables/*` from the snapshot,
+ * `/event/*` and `/waited/*` from a journey run when there is one, `/brand/*`, and the signed
+ * unsubscribe and preferences URLs. Used at creation (subject, from, reply-to) and by the
+ * delivery worker (the whole message).
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/tables.js';
+import { signToken } from '../../lib/signed-token.js';
+import type { Result } from '../../lib/result.js';
+import type { TemplateDefinition } from '../templates/render/definition.js';
+import { renderTemplate, type RenderFailure, type RenderOutput } from '../templates/render/render.js';
+import { compiledSnapshot, EMPTY_BRAND } from '../templates/templates.preview.js';
+import type { SnapshotRow } from '../templates/templates.store.js';
+
+export interface SendContext {
+  organizationId: string;
+  emailSendId: string;
+  profileId: string | null;
+  subscriptionGroupId: string | null;
+  data: Record<string, unknown>;
+  profile: Record<string, unknown>;
+  event?: Record<string, unknown>;
+  variables?: Record<string, unknown>;
+  waited?: Record<string, unknown>;
+}
+
+export function selectSnapshotById(db: Kysely<Database>, organizationId: string, id: string): Promise<SnapshotRow | undefined> {
+  return db.selectFrom('template_snapshots').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+}
+
+/** Signed links of emails.md §9 (unsubscribe and preferences tokens do not expire). */
+export function unsubscribeLinks(publicUrl: string, secret: string, ctx: Pick<SendContext, 'organizationId' | 'profileId' | 'subscriptionGroupId' | 'emailSendId'>) {
+  const base = { v: 1, o: ctx.organizationId, p: ctx.profileId, g: ctx.subscriptionGroupId, s: ctx.emailSendId };
+  return {
+    unsubscribeUrl: ctx.subscriptionGroupId === null ? '' : `${publicUrl}/unsubscribe/${signToken(secret, { ...base, k: 'u' })}`,
+    preferencesUrl: `${publicUrl}/preferences/${signToken(secret, { ...base, k: 'p' })}`,
+  };
+}
+
+export function renderSend(
+  snapshot: SnapshotRow,
+  ctx: SendContext,
+  links: { unsubscribeUrl: string; preferencesUrl: string },
+): Result<RenderOutput, RenderFailure> {
+  const definition = JSON.parse(snapshot.definition) as TemplateDefinition;
+  const compiled = compiledSnapshot(snapshot.id, definition, snapshot);
+  return renderTemplate(
+    compiled,
+    {
+      event: ctx.event ?? {},
+      data: ctx.data,
+      profile: ctx.profile,
+      variables: { ...definition.renderVariables, ...(ctx.variables ?? {}) },
+      waited: ctx.waited ?? {},
+      brand: EMPTY_BRAND,
+      ...links,
+    },
+    { unsubscribeFooter: links },
+  );
+}
