@@ -15,6 +15,7 @@ import type { RouteContext } from './http/route-context.js';
 import { validatorCompiler } from './http/validation.js';
 import { registerApiKeyRoutes } from './modules/api-keys/api-keys.routes.js';
 import { ApiKeyAuthenticator } from './modules/api-keys/api-keys.service.js';
+import { registerEmailRoutes } from './modules/emails/emails.routes.js';
 import { registerEventRoutes } from './modules/events/events.routes.js';
 import { registerProfileRoutes } from './modules/profiles/profiles.routes.js';
 import { registerSenderRoutes } from './modules/senders/senders.routes.js';
@@ -80,5 +81,6 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
   registerSenderRoutes(app, ctx);
   registerSubscriptionRoutes(app, ctx);
   registerSuppressionRoutes(app, ctx);
+  registerEmailRoutes(app, ctx);
   return app;
 }
