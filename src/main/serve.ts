@@ -32,6 +32,10 @@ export async function serve(config: Config, role: Role): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   worker?.start();
 
+  if (config.mailTransport === 'smtp' && !config.publicUrl.startsWith('https://')) {
+    // Mailbox providers only honour one-click unsubscribe (RFC 8058) over https.
+    logger.warn({ publicUrl: config.publicUrl }, 'SEGMENTFLOW_PUBLIC_URL is not https: List-Unsubscribe links in real mail should be https');
+  }
   const base = `http://localhost:${config.port}`;
   const out = [`Segmentflow listening on ${base}  (role ${role} · ${db.describe} · mail ${config.mailTransport})`];
   if (boot.bootstrapApiKey !== null) out.push(`Bootstrap API key (shown once, all scopes): ${boot.bootstrapApiKey}`);
