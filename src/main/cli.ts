@@ -13,6 +13,9 @@ import { systemClock } from '../lib/clock.js';
 import { uuidV7 } from '../lib/ids.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../modules/api-keys/api-keys.service.js';
 import { isScope, SCOPES, type Scope } from '../modules/api-keys/scopes.js';
+import { isValidEmail } from '../lib/email.js';
+import { systemTxtResolver } from '../modules/senders/domain-verification.js';
+import { createDomain, createSenderProfile, findDomainByName, verifyDomain, type DomainView, type SenderError } from '../modules/senders/senders.service.js';
 import { createOrganization, findOrganization, listOrganizations, type Organization } from '../modules/orgs/orgs.service.js';
 import { STARTER_TEMPLATES, type StarterName, type TemplateFile } from '../modules/templates/starters.js';
 import { importTemplate } from '../modules/templates/templates.import.js';
@@ -182,7 +185,91 @@ export function buildCli(): Command {
         print(`${action} template ${JSON.stringify(saved.name)} (${saved.id})${published ? `, published snapshot ${saved.currentSnapshotId}` : saved.isComplete ? '' : ' — incomplete, not publishable yet'}`);
       });
     });
+
+  const domains = program.command('domains').description('manage sending domains');
+  domains
+    .command('add <domain>')
+    .description('add a sending domain and print the DNS TXT record that verifies it')
+    .option('--org <org>', 'organization id or name (default: the only one)')
+    .action(async (name: string, opts: { org?: string }) => {
+      await withDatabase(async (db) => {
+        const org = await resolveOrg(db, opts.org);
+        const existing = await findDomainByName(db.kysely, org.id, name);
+        if (existing) {
+          print(`Domain ${existing.name} already exists in ${org.name} (${existing.id}, ${existing.status}).`);
+          print(describeRecord(existing));
+          return;
+        }
+        const created = await db.kysely.transaction().execute((trx) => createDomain(trx, deps, org.id, name));
+        if (!created.ok) throw new UsageError(describeSenderError(created.error));
+        print(`Added domain ${created.value.name} to ${org.name} (${created.value.id}).`);
+        print(describeRecord(created.value));
+      });
+    });
+  domains
+    .command('verify <domain>')
+    .description('check the DNS TXT record of a domain (--trust: mark it verified without DNS, for local use)')
+    .option('--org <org>', 'organization id or name (default: the only one)')
+    .option('--trust', 'mark the domain verified without a DNS lookup')
+    .action(async (name: string, opts: { org?: string; trust?: boolean }) => {
+      await withDatabase(async (db) => {
+        const org = await resolveOrg(db, opts.org);
+        const domain = await findDomainByName(db.kysely, org.id, name);
+        if (!domain) throw new UsageError(`No domain ${JSON.stringify(name)} in ${org.name}: add it with \`segmentflow domains add ${name}\`.`);
+        const result = await verifyDomain(db.kysely, { ...deps, resolveTxt: systemTxtResolver }, org.id, domain.id, { trust: opts.trust === true });
+        if (!result.ok) throw new UsageError(describeSenderError(result.error));
+        if (result.value.status !== 'verified') {
+          throw new Error(`domain ${result.value.name} is not verified: ${result.value.lastError ?? 'unknown error'}\n${describeRecord(result.value)}`);
+        }
+        print(`Domain ${result.value.name} verified${opts.trust === true ? ' (trusted without DNS)' : ''}.`);
+      });
+    });
+
+  program
+    .command('senders')
+    .description('manage sender profiles')
+    .command('create')
+    .description('create a SenderProfile on a domain of the organization')
+    .requiredOption('--email <email>', 'from-address; its domain must have been added')
+    .requiredOption('--name <name>', 'display name (1–200 characters)')
+    .option('--default', 'make it the default sender profile')
+    .option('--org <org>', 'organization id or name (default: the only one)')
+    .action(async (opts: { email: string; name: string; default?: boolean; org?: string }) => {
+      if (!isValidEmail(opts.email)) throw new UsageError(`--email ${JSON.stringify(opts.email)} is not a valid email address.`);
+      if (opts.name.length < 1 || opts.name.length > 200) throw new UsageError('--name must be 1–200 characters.');
+      await withDatabase(async (db) => {
+        const org = await resolveOrg(db, opts.org);
+        const created = await db.kysely.transaction().execute((trx) =>
+          createSenderProfile(trx, deps, org.id, { name: opts.name, email: opts.email, isDefault: opts.default === true }),
+        );
+        if (!created.ok) throw new UsageError(describeSenderError(created.error, opts.email));
+        const s = created.value;
+        print(`Created sender profile ${s.name} <${s.email}> (${s.id})${s.isDefault ? ', the default' : ''}${s.verified ? '' : ' — its domain is not verified yet'}`);
+      });
+    });
   return program;
+}
+
+function describeRecord(domain: DomainView): string {
+  if (domain.status === 'verified') return `It is verified (DNS record ${domain.verificationRecord.name} TXT "${domain.verificationRecord.value}").`;
+  return `Create this DNS record, then run \`segmentflow domains verify ${domain.name}\`:\n  ${domain.verificationRecord.name}  TXT  "${domain.verificationRecord.value}"`;
+}
+
+function describeSenderError(error: SenderError, email?: string): string {
+  switch (error.type) {
+    case 'invalid_field':
+      return `Invalid ${error.pointer.slice(1)}: ${error.message}.`;
+    case 'already_exists':
+      return error.field === 'email' ? `A sender profile with the email ${email ?? ''} already exists.` : 'This domain already exists.';
+    case 'reference_not_found':
+      return `The domain of ${email ?? 'the email'} is not a domain of this organization: add it first with \`segmentflow domains add ${email?.slice(email.lastIndexOf('@') + 1).toLowerCase() ?? '<domain>'}\`.`;
+    case 'not_found':
+      return `${error.resource} not found.`;
+    case 'resource_in_use':
+      return 'The record is still in use.';
+    case 'immutable_field':
+      return `${error.field} cannot be changed.`;
+  }
 }
 
 function readTemplateFile(path: string): TemplateFile {
