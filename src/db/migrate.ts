@@ -10,12 +10,14 @@ import * as foundation from './migrations/0001-foundation.js';
 import * as templates from './migrations/0002-templates.js';
 import * as emails from './migrations/0003-emails.js';
 import * as domainChecks from './migrations/0004-domain-checks.js';
+import * as journeys from './migrations/0005-journeys.js';
 
 const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-templates': templates,
   '0003-emails': emails,
   '0004-domain-checks': domainChecks,
+  '0005-journeys': journeys,
 };
 
 export const LATEST_MIGRATION = Object.keys(migrations).sort().at(-1)!;

@@ -279,6 +279,115 @@ export interface DeliveryWebhookEventsTable {
   received_at: number;
 }
 
+export type JourneyStatus = 'Draft' | 'Active' | 'Paused' | 'Archived';
+export type JourneyRunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'exited';
+
+export interface JourneysTable {
+  id: string;
+  organization_id: string;
+  key: string;
+  name: string;
+  description: string | null;
+  status: JourneyStatus;
+  version: number;
+  version_id: string;
+  /** The latest version's entry event name; null for API entry. */
+  entry_event: string | null;
+  activated_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface JourneyVersionsTable {
+  id: string;
+  organization_id: string;
+  journey_id: string;
+  version: number;
+  /** JSON of the definition. */
+  definition: string;
+  created_at: number;
+}
+
+export interface JourneyRunsTable {
+  id: string;
+  organization_id: string;
+  journey_id: string;
+  version_id: string;
+  profile_id: string;
+  status: JourneyRunStatus;
+  /** JSON {type: "event", event, eventId} or {type: "api"}. */
+  entry: string;
+  event_id: string | null;
+  /** JSON object: trigger variables. */
+  variables: string;
+  entry_key: string | null;
+  current_step_id: string | null;
+  exit_reason: string | null;
+  exit_event_id: string | null;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+}
+
+export interface JourneyRunStepsTable {
+  id: string;
+  organization_id: string;
+  run_id: string;
+  step_id: string;
+  type: string;
+  /** entered | waiting | completed | skipped | failed */
+  status: string;
+  reason: string | null;
+  /** JSON object, e.g. {emailSendId} or {matchedEventId}. */
+  outcome: string | null;
+  due_at: number | null;
+  entered_at: number;
+  completed_at: number | null;
+}
+
+export interface JourneyWaitsTable {
+  run_id: string;
+  step_id: string;
+  organization_id: string;
+  profile_id: string;
+  event: string;
+  /** waiting | matched | timed_out | cancelled */
+  status: string;
+  entered_at: number;
+  deadline: number;
+}
+
+export interface JourneyEntryDecisionsTable {
+  id: string;
+  organization_id: string;
+  journey_id: string;
+  version_id: string;
+  profile_id: string;
+  event_id: string | null;
+  outcome: 'enrolled' | 'skipped';
+  reason: string | null;
+  run_id: string | null;
+  decided_at: number;
+}
+
+export interface JourneyProfileStateTable {
+  journey_id: string;
+  profile_id: string;
+  organization_id: string;
+  runs_started: number;
+  active_runs: number;
+  updated_at: number;
+}
+
+export interface JourneyEntryKeysTable {
+  journey_id: string;
+  profile_id: string;
+  entry_key: string;
+  run_id: string;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   instance_settings: InstanceSettingsTable;
@@ -300,4 +409,12 @@ export interface Database {
   messages: MessagesTable;
   captured_messages: CapturedMessagesTable;
   delivery_webhook_events: DeliveryWebhookEventsTable;
+  journeys: JourneysTable;
+  journey_versions: JourneyVersionsTable;
+  journey_runs: JourneyRunsTable;
+  journey_run_steps: JourneyRunStepsTable;
+  journey_waits: JourneyWaitsTable;
+  journey_entry_decisions: JourneyEntryDecisionsTable;
+  journey_profile_state: JourneyProfileStateTable;
+  journey_entry_keys: JourneyEntryKeysTable;
 }
