@@ -4,13 +4,15 @@
  */
 import type { ResolveError } from '../modules/profiles/profiles.service.js';
 import type { SendError } from '../modules/emails/emails.service.js';
+import { publicationReasonOf } from '../modules/journeys/definition/definition.js';
+import type { JourneyError } from '../modules/journeys/journeys.service.js';
 import type { SenderError } from '../modules/senders/senders.service.js';
 import type { SubscriptionError } from '../modules/subscriptions/subscriptions.service.js';
 import type { PreviewError } from '../modules/templates/templates.preview.js';
 import { HttpError, validationError } from './errors.js';
 import type { Outcome } from './idempotency.js';
 
-export type DomainError = ResolveError | PreviewError | SendError | SenderError | SubscriptionError;
+export type DomainError = ResolveError | PreviewError | SendError | SenderError | SubscriptionError | JourneyError;
 
 function unprocessable(reason: string, message: string, extra: Record<string, unknown> = {}): HttpError {
   return new HttpError('unprocessable', message, { reason, ...extra });
@@ -68,6 +70,19 @@ export function domainHttpError(error: DomainError): HttpError {
       return new HttpError('resource_in_use', 'The record is still referenced; remove the references first.', { references: error.references });
     case 'immutable_field':
       return unprocessable('immutable_field', `${error.field} cannot be changed.`, { field: error.field });
+    case 'journey_not_found':
+      return new HttpError('not_found', 'Journey not found.');
+    case 'invalid_state':
+      return new HttpError('invalid_state', `Not allowed while the journey is ${error.status}.`, { status: error.status });
+    case 'journey_definition_malformed':
+      return validationError(error.errors.map((e) => ({ in: 'body', pointer: `/definition${e.pointer}`, message: e.message })));
+    case 'journey_definition_invalid': {
+      const errors = error.errors.map((e) => ({ pointer: `/definition${e.pointer}`, message: e.message }));
+      // Only unpublished or archived templates in the way: say which, as activation does.
+      const reasons = new Set(error.errors.map(publicationReasonOf));
+      const only = reasons.size === 1 ? [...reasons][0] : null;
+      return unprocessable(only ?? 'invalid_definition', 'The journey definition is not valid.', { errors });
+    }
     case 'missing_paths':
       return unprocessable('missing_paths', 'Some state paths used by the template are missing.', { missingPaths: error.missingPaths });
   }

@@ -39,11 +39,12 @@ export function selectActiveJourneysByEvent(db: Kysely<Database>, organizationId
 export function selectJourneysPage(
   db: Kysely<Database>,
   organizationId: string,
-  filter: { status?: string },
+  filter: { status?: string; key?: string },
   page: { limit: number; beforeId: string | null },
 ): Promise<JourneyRow[]> {
   let q = db.selectFrom('journeys').selectAll().where('organization_id', '=', organizationId);
   if (filter.status !== undefined) q = q.where('status', '=', filter.status as JourneyRow['status']);
+  if (filter.key !== undefined) q = q.where('key', '=', filter.key);
   if (page.beforeId !== null) q = q.where('id', '<', page.beforeId);
   return q.orderBy('id', 'desc').limit(page.limit).execute();
 }
