@@ -64,6 +64,16 @@ forEachDialect('sender profiles API', (dialect) => {
     assert.deepEqual(all.filter((x) => x.isDefault).map((x) => x.id), [third.id], 'setting isDefault clears the previous default');
   });
 
+  test('concurrent first creations leave exactly one default', async () => {
+    const { org } = await orgWithDomain('race.example');
+    const results = await Promise.all(
+      ['a', 'b', 'c', 'd', 'e'].map((n) => call(t.app, org.key, 'POST', '/api/v1/sender-profiles', { name: n, email: `${n}@race.example` })),
+    );
+    assert.deepEqual(results.map((r) => r.statusCode), [201, 201, 201, 201, 201]);
+    assert.equal(results.filter((r) => json(r).isDefault === true).length, 1);
+    assert.equal((await senders(org)).filter((x) => x.isDefault).length, 1);
+  });
+
   test('verified follows the Domain', async () => {
     const { org, domain } = await orgWithDomain('verified.example');
     const s = json(await call(t.app, org.key, 'POST', '/api/v1/sender-profiles', { name: 'A', email: 'a@verified.example' })) as unknown as Sender;
