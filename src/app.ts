@@ -17,6 +17,9 @@ import { registerApiKeyRoutes } from './modules/api-keys/api-keys.routes.js';
 import { ApiKeyAuthenticator } from './modules/api-keys/api-keys.service.js';
 import { registerEmailRoutes } from './modules/emails/emails.routes.js';
 import { registerEventRoutes } from './modules/events/events.routes.js';
+import { registerJourneyRoutes } from './modules/journeys/journeys.routes.js';
+import { exitActiveRuns } from './modules/journeys/runs/lifecycle.js';
+import { registerRunRoutes } from './modules/journeys/runs/runs.routes.js';
 import { registerProfileRoutes } from './modules/profiles/profiles.routes.js';
 import { registerSenderRoutes } from './modules/senders/senders.routes.js';
 import { registerSubscriptionRoutes } from './modules/subscriptions/subscriptions.routes.js';
@@ -82,5 +85,11 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
   registerSubscriptionRoutes(app, ctx);
   registerSuppressionRoutes(app, ctx);
   registerEmailRoutes(app, ctx);
+  registerJourneyRoutes(app, ctx, {
+    exitActiveRuns: async (trx, journeyId, reason) => {
+      await exitActiveRuns(trx, deps, journeyId, reason);
+    },
+  });
+  registerRunRoutes(app, ctx);
   return app;
 }

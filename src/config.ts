@@ -26,6 +26,8 @@ export interface Config {
   idempotencyTtlHours: number;
   workerConcurrency: number;
   emailMaxAttempts: number;
+  /** Days entry decisions are kept (journeys.md §5). */
+  entryDecisionRetentionDays: number;
 }
 
 export interface ConfigProblem {
@@ -124,6 +126,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Result<Config, ConfigProble
     idempotencyTtlHours: integer('SEGMENTFLOW_IDEMPOTENCY_TTL_HOURS', 24, 1, 8760, 'must be a whole number of hours (1–8760)'),
     workerConcurrency: integer('SEGMENTFLOW_WORKER_CONCURRENCY', 8, 1, 256, 'must be an integer 1–256'),
     emailMaxAttempts: integer('SEGMENTFLOW_EMAIL_MAX_ATTEMPTS', 8, 1, 100, 'must be an integer 1–100'),
+    entryDecisionRetentionDays: integer('SEGMENTFLOW_ENTRY_DECISION_RETENTION_DAYS', 30, 1, 3650, 'must be a whole number of days (1–3650)'),
   };
   return problems.length > 0 ? err(problems) : ok(config);
 }

@@ -9,7 +9,7 @@ import type { Clock } from './lib/clock.js';
 import type { IdGenerator } from './lib/ids.js';
 import type { Logger } from './logger.js';
 import type { JourneyEvaluator } from './modules/events/journey-hook.js';
-import { noJourneys } from './modules/events/journey-hook.js';
+import { createJourneyEvaluator } from './modules/journeys/runs/evaluator.js';
 import { systemTxtResolver, type TxtResolver } from './modules/senders/domain-verification.js';
 
 export interface Deps {
@@ -43,7 +43,7 @@ export function createDeps(input: DepsInput): Deps {
   return {
     ...input,
     committer: new GroupCommitter(input.db),
-    journeys: input.journeys ?? noJourneys,
+    journeys: input.journeys ?? createJourneyEvaluator({ clock: input.clock, ids: input.ids, secret: input.secret }),
     resolveTxt: input.resolveTxt ?? systemTxtResolver,
   };
 }

@@ -9,7 +9,10 @@ import { purgeFinishedJobs } from './jobs/queue.js';
 import { createMailTransport } from './mail/create-transport.js';
 import type { MailTransport } from './mail/transport.js';
 import { createDeliveryHandler } from './modules/emails/delivery.js';
-import { DELIVER_JOB } from './modules/emails/emails.service.js';
+import { createEmailSend, DELIVER_JOB } from './modules/emails/emails.service.js';
+import { purgeEntryDecisions } from './modules/journeys/runs/runs.service.js';
+import { STEP_JOB } from './modules/journeys/runs/lifecycle.js';
+import { createStepHandler } from './modules/journeys/runs/step-engine.js';
 
 const HOUR_MS = 3600_000;
 /** Completed and failed jobs are kept a week for inspection, then purged. */
@@ -22,7 +25,13 @@ export interface Worker {
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }
 
-export function createWorker(deps: Deps, options: { transport?: MailTransport } = {}): Worker {
+export interface WorkerOptions {
+  transport?: MailTransport;
+  /** Replaces the emails service in journey steps (tests simulate crashes with it). */
+  journeySendEmail?: typeof createEmailSend;
+}
+
+export function createWorker(deps: Deps, options: WorkerOptions = {}): Worker {
   const transport = options.transport ?? createMailTransport(deps.config, deps.db, deps.clock);
   const runner = new JobRunner({
     db: deps.db,
@@ -51,12 +60,31 @@ export function createWorker(deps: Deps, options: { transport?: MailTransport } 
       maxAttempts: deps.config.emailMaxAttempts,
     }),
   );
+  runner.register(
+    STEP_JOB,
+    createStepHandler({
+      db: deps.db,
+      clock: deps.clock,
+      ids: deps.ids,
+      logger: deps.logger,
+      secret: deps.secret,
+      publicUrl: deps.config.publicUrl,
+      sendEmail: options.journeySendEmail ?? createEmailSend,
+    }),
+  );
+  runner.register('journeys.entry-decisions.purge', async () => {
+    await purgeEntryDecisions(deps.db.kysely, deps.clock.now() - deps.config.entryDecisionRetentionDays * 24 * HOUR_MS);
+  });
   return {
     runner,
     transport,
     start() {
       runner.start();
-      void Promise.all([runner.schedule('idempotency.purge', HOUR_MS), runner.schedule('jobs.purge', HOUR_MS)]).catch((error: unknown) =>
+      void Promise.all([
+        runner.schedule('idempotency.purge', HOUR_MS),
+        runner.schedule('jobs.purge', HOUR_MS),
+        runner.schedule('journeys.entry-decisions.purge', HOUR_MS),
+      ]).catch((error: unknown) =>
         deps.logger.error({ err: error }, 'scheduling maintenance jobs failed'),
       );
     },

@@ -6,13 +6,14 @@ import type { ResolveError } from '../modules/profiles/profiles.service.js';
 import type { SendError } from '../modules/emails/emails.service.js';
 import { publicationReasonOf } from '../modules/journeys/definition/definition.js';
 import type { JourneyError } from '../modules/journeys/journeys.service.js';
+import type { RunError } from '../modules/journeys/runs/runs.service.js';
 import type { SenderError } from '../modules/senders/senders.service.js';
 import type { SubscriptionError } from '../modules/subscriptions/subscriptions.service.js';
 import type { PreviewError } from '../modules/templates/templates.preview.js';
 import { HttpError, validationError } from './errors.js';
 import type { Outcome } from './idempotency.js';
 
-export type DomainError = ResolveError | PreviewError | SendError | SenderError | SubscriptionError | JourneyError;
+export type DomainError = ResolveError | PreviewError | SendError | SenderError | SubscriptionError | JourneyError | RunError;
 
 function unprocessable(reason: string, message: string, extra: Record<string, unknown> = {}): HttpError {
   return new HttpError('unprocessable', message, { reason, ...extra });
@@ -83,6 +84,14 @@ export function domainHttpError(error: DomainError): HttpError {
       const only = reasons.size === 1 ? [...reasons][0] : null;
       return unprocessable(only ?? 'invalid_definition', 'The journey definition is not valid.', { errors });
     }
+    case 'journey_not_api_entry':
+      return unprocessable('journey_not_api_entry', "The journey's entry is not api; it cannot be triggered.");
+    case 'not_eligible':
+      return unprocessable('not_eligible', `The Profile is not eligible for this journey (${error.rule}).`, { rule: error.rule });
+    case 'run_not_found':
+      return new HttpError('not_found', 'Run not found.');
+    case 'run_finished':
+      return new HttpError('invalid_state', `The run is already ${error.status}.`, { status: error.status });
     case 'missing_paths':
       return unprocessable('missing_paths', 'Some state paths used by the template are missing.', { missingPaths: error.missingPaths });
   }

@@ -1,0 +1,312 @@
+/**
+ * SQL of the run engine: runs, the step log, waits, entry decisions, the per-(journey, Profile)
+ * entry state and entry keys. The three reads events.track makes on every request (journeys of
+ * the event name, this Profile's waits and live runs) are fixed Statements (docs/adr/0003);
+ * everything else uses the builder.
+ */
+import type { Kysely } from 'kysely';
+import { Statement } from '../../../db/statement.js';
+import type {
+  Database,
+  JourneyEntryDecisionsTable,
+  JourneyRunsTable,
+  JourneyRunStatus,
+  JourneyRunStepsTable,
+  JourneysTable,
+  JourneyWaitsTable,
+} from '../../../db/tables.js';
+
+export type RunRow = JourneyRunsTable;
+export type RunStepRow = JourneyRunStepsTable;
+export type WaitRow = JourneyWaitsTable;
+export type EntryDecisionRow = JourneyEntryDecisionsTable;
+
+export const LIVE_RUN_STATUSES: readonly JourneyRunStatus[] = ['queued', 'running'];
+
+// ---- the events.track hot path ----
+
+const selectEntryJourneys = new Statement<Pick<JourneysTable, 'id' | 'version_id'>>(
+  "select id, version_id from journeys where organization_id = ? and entry_event = ? and status = 'Active' order by id",
+);
+
+/** Active journeys entered by this event name (the `journeys_entry_idx` index). */
+export function selectEntryJourneysByEvent(db: Kysely<Database>, organizationId: string, event: string): Promise<Pick<JourneysTable, 'id' | 'version_id'>[]> {
+  return selectEntryJourneys.all(db, [organizationId, event]);
+}
+
+const selectWaitingRows = new Statement<WaitRow>(
+  "select run_id, step_id, organization_id, profile_id, event, status, entered_at, deadline from journey_waits where organization_id = ? and profile_id = ? and event = ? and status = 'waiting' order by entered_at, run_id",
+);
+
+export function selectWaitsForEvent(db: Kysely<Database>, organizationId: string, profileId: string, event: string): Promise<WaitRow[]> {
+  return selectWaitingRows.all(db, [organizationId, profileId, event]);
+}
+
+const selectLiveRunRows = new Statement<Pick<RunRow, 'id' | 'journey_id' | 'version_id' | 'event_id'>>(
+  "select id, journey_id, version_id, event_id from journey_runs where organization_id = ? and profile_id = ? and status in ('queued', 'running') order by id",
+);
+
+/** The Profile's queued and running runs (the `journey_runs_profile_idx` index). */
+export function selectLiveRunsOfProfile(db: Kysely<Database>, organizationId: string, profileId: string): Promise<Pick<RunRow, 'id' | 'journey_id' | 'version_id' | 'event_id'>[]> {
+  return selectLiveRunRows.all(db, [organizationId, profileId]);
+}
+
+// ---- entry ----
+
+/**
+ * Creates or touches the (journey, Profile) entry state and returns its counters. On PostgreSQL
+ * `INSERT … ON CONFLICT DO UPDATE` locks the row until commit, so concurrent entry decisions for
+ * one Profile and journey run one after the other and each sees the counters the previous left.
+ */
+export async function lockProfileState(
+  db: Kysely<Database>,
+  row: { journeyId: string; profileId: string; organizationId: string; now: number },
+): Promise<{ runs_started: number; active_runs: number }> {
+  return db
+    .insertInto('journey_profile_state')
+    .values({ journey_id: row.journeyId, profile_id: row.profileId, organization_id: row.organizationId, runs_started: 0, active_runs: 0, updated_at: row.now })
+    .onConflict((oc) => oc.columns(['journey_id', 'profile_id']).doUpdateSet({ updated_at: row.now }))
+    .returning(['runs_started', 'active_runs'])
+    .executeTakeFirstOrThrow();
+}
+
+/** One more run started and live (creating the state row when no check needed it first). */
+export async function countRunStarted(db: Kysely<Database>, row: { journeyId: string; profileId: string; organizationId: string; now: number }): Promise<void> {
+  await db
+    .insertInto('journey_profile_state')
+    .values({ journey_id: row.journeyId, profile_id: row.profileId, organization_id: row.organizationId, runs_started: 1, active_runs: 1, updated_at: row.now })
+    .onConflict((oc) =>
+      oc.columns(['journey_id', 'profile_id']).doUpdateSet((eb) => ({
+        runs_started: eb('journey_profile_state.runs_started', '+', 1),
+        active_runs: eb('journey_profile_state.active_runs', '+', 1),
+        updated_at: row.now,
+      })),
+    )
+    .execute();
+}
+
+export async function countRunFinished(db: Kysely<Database>, journeyId: string, profileId: string, now: number): Promise<void> {
+  await db
+    .updateTable('journey_profile_state')
+    .set((eb) => ({ active_runs: eb('active_runs', '-', 1), updated_at: now }))
+    .where('journey_id', '=', journeyId)
+    .where('profile_id', '=', profileId)
+    .where('active_runs', '>', 0)
+    .execute();
+}
+
+export async function entryKeyExists(db: Kysely<Database>, journeyId: string, profileId: string, key: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('journey_entry_keys')
+    .select('run_id')
+    .where('journey_id', '=', journeyId)
+    .where('profile_id', '=', profileId)
+    .where('entry_key', '=', key)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Claims the entry key; false when it was taken (never raises a unique violation). */
+export async function claimEntryKey(db: Kysely<Database>, row: { journeyId: string; profileId: string; key: string; runId: string }): Promise<boolean> {
+  const inserted = await db
+    .insertInto('journey_entry_keys')
+    .values({ journey_id: row.journeyId, profile_id: row.profileId, entry_key: row.key, run_id: row.runId })
+    .onConflict((oc) => oc.columns(['journey_id', 'profile_id', 'entry_key']).doNothing())
+    .returning('run_id')
+    .executeTakeFirst();
+  return inserted !== undefined;
+}
+
+export async function insertRun(db: Kysely<Database>, row: RunRow): Promise<void> {
+  await db.insertInto('journey_runs').values(row).execute();
+}
+
+export async function insertEntryDecision(db: Kysely<Database>, row: EntryDecisionRow): Promise<void> {
+  await db.insertInto('journey_entry_decisions').values(row).execute();
+}
+
+// ---- runs and steps ----
+
+/**
+ * Locks the run for the rest of the transaction and returns it: a no-op UPDATE takes the row
+ * lock on PostgreSQL and the write lock on SQLite up front, so the step transaction never has to
+ * upgrade a read lock later.
+ */
+export function lockRun(db: Kysely<Database>, runId: string): Promise<RunRow | undefined> {
+  return db
+    .updateTable('journey_runs')
+    .set((eb) => ({ status: eb.ref('status') }))
+    .where('id', '=', runId)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export function selectRun(db: Kysely<Database>, organizationId: string, runId: string): Promise<RunRow | undefined> {
+  return db.selectFrom('journey_runs').selectAll().where('organization_id', '=', organizationId).where('id', '=', runId).executeTakeFirst();
+}
+
+export async function updateRun(db: Kysely<Database>, runId: string, changes: Partial<Omit<RunRow, 'id' | 'organization_id'>>): Promise<void> {
+  await db.updateTable('journey_runs').set(changes).where('id', '=', runId).execute();
+}
+
+/** Ends a live run; undefined when it had already finished (someone else ended it first). */
+export function finishLiveRun(
+  db: Kysely<Database>,
+  runId: string,
+  changes: Pick<RunRow, 'status' | 'finished_at' | 'updated_at'> & Partial<Pick<RunRow, 'exit_reason' | 'exit_event_id' | 'error'>>,
+): Promise<RunRow | undefined> {
+  return db
+    .updateTable('journey_runs')
+    .set({ ...changes, current_step_id: null })
+    .where('id', '=', runId)
+    .where('status', 'in', LIVE_RUN_STATUSES)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export function selectLiveRunIdsOfJourney(db: Kysely<Database>, organizationId: string, journeyId: string): Promise<{ id: string }[]> {
+  return db
+    .selectFrom('journey_runs')
+    .select('id')
+    .where('organization_id', '=', organizationId)
+    .where('journey_id', '=', journeyId)
+    .where('status', 'in', LIVE_RUN_STATUSES)
+    .orderBy('id')
+    .execute();
+}
+
+export function selectStep(db: Kysely<Database>, runId: string, stepId: string): Promise<RunStepRow | undefined> {
+  return db.selectFrom('journey_run_steps').selectAll().where('run_id', '=', runId).where('step_id', '=', stepId).executeTakeFirst();
+}
+
+export function selectSteps(db: Kysely<Database>, runId: string): Promise<RunStepRow[]> {
+  return db.selectFrom('journey_run_steps').selectAll().where('run_id', '=', runId).orderBy('entered_at').orderBy('id').execute();
+}
+
+export async function insertStep(db: Kysely<Database>, row: RunStepRow): Promise<void> {
+  await db.insertInto('journey_run_steps').values(row).execute();
+}
+
+/** Finishes a `waiting` step; false when it was no longer waiting. */
+export async function finishWaitingStep(
+  db: Kysely<Database>,
+  runId: string,
+  stepId: string,
+  changes: Pick<RunStepRow, 'status' | 'reason' | 'outcome' | 'completed_at'>,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('journey_run_steps')
+    .set(changes)
+    .where('run_id', '=', runId)
+    .where('step_id', '=', stepId)
+    .where('status', '=', 'waiting')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function failStep(db: Kysely<Database>, id: string, now: number): Promise<void> {
+  await db.updateTable('journey_run_steps').set({ status: 'failed', reason: 'internal_error', completed_at: now }).where('id', '=', id).execute();
+}
+
+/** Marks the run's unfinished steps skipped (`run_exited`); returns their ids. */
+export async function skipOpenSteps(db: Kysely<Database>, runId: string, now: number): Promise<string[]> {
+  const rows = await db
+    .updateTable('journey_run_steps')
+    .set({ status: 'skipped', reason: 'run_exited', completed_at: now })
+    .where('run_id', '=', runId)
+    .where('status', 'in', ['entered', 'waiting'])
+    .returning('step_id')
+    .execute();
+  return rows.map((r) => r.step_id);
+}
+
+/** Outcomes of the run's wait_for_event steps that an event satisfied: stepId → matchedEventId. */
+export async function selectMatchedWaits(db: Kysely<Database>, runId: string): Promise<{ stepId: string; eventId: string }[]> {
+  const rows = await db
+    .selectFrom('journey_run_steps')
+    .select(['step_id', 'outcome'])
+    .where('run_id', '=', runId)
+    .where('type', '=', 'wait_for_event')
+    .where('reason', '=', 'event_received')
+    .execute();
+  const out: { stepId: string; eventId: string }[] = [];
+  for (const row of rows) {
+    const outcome = row.outcome === null ? null : (JSON.parse(row.outcome) as { matchedEventId?: unknown });
+    if (typeof outcome?.matchedEventId === 'string') out.push({ stepId: row.step_id, eventId: outcome.matchedEventId });
+  }
+  return out;
+}
+
+// ---- waits ----
+
+export async function insertWait(db: Kysely<Database>, row: WaitRow): Promise<void> {
+  await db.insertInto('journey_waits').values(row).execute();
+}
+
+/**
+ * The one decision between a matching event and the deadline: only the first conditional update
+ * of the `waiting` row succeeds.
+ */
+export async function settleWait(db: Kysely<Database>, runId: string, stepId: string, status: 'matched' | 'timed_out'): Promise<boolean> {
+  const result = await db
+    .updateTable('journey_waits')
+    .set({ status })
+    .where('run_id', '=', runId)
+    .where('step_id', '=', stepId)
+    .where('status', '=', 'waiting')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function cancelWaits(db: Kysely<Database>, runId: string): Promise<void> {
+  await db.updateTable('journey_waits').set({ status: 'cancelled' }).where('run_id', '=', runId).where('status', '=', 'waiting').execute();
+}
+
+// ---- events read by steps ----
+
+export async function selectEventData(db: Kysely<Database>, organizationId: string, eventIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+  const map = new Map<string, Record<string, unknown>>();
+  if (eventIds.length === 0) return map;
+  const rows = await db.selectFrom('user_events').select(['id', 'data']).where('organization_id', '=', organizationId).where('id', 'in', eventIds).execute();
+  for (const row of rows) map.set(row.id, JSON.parse(row.data) as Record<string, unknown>);
+  return map;
+}
+
+/**
+ * Events of the Profile with this name received in [from, to], oldest first: the candidates of
+ * a wait_for_event step that were stored while no wait row could see them.
+ */
+export function selectCandidateEvents(
+  db: Kysely<Database>,
+  q: { organizationId: string; profileId: string; event: string; from: number; to: number; limit: number },
+): Promise<{ id: string; data: string; received_at: number }[]> {
+  return db
+    .selectFrom('user_events')
+    .select(['id', 'data', 'received_at'])
+    .where('organization_id', '=', q.organizationId)
+    .where('profile_id', '=', q.profileId)
+    .where('received_at', '>=', q.from)
+    .where('received_at', '<=', q.to)
+    .where('event', '=', q.event)
+    .orderBy('received_at')
+    .orderBy('id')
+    .limit(q.limit)
+    .execute();
+}
+
+// ---- jobs ----
+
+/** Pending (not yet claimed) jobs with these unique keys are marked done: their run ended. */
+export async function cancelQueuedJobs(db: Kysely<Database>, uniqueKeys: readonly string[], now: number): Promise<void> {
+  if (uniqueKeys.length === 0) return;
+  await db
+    .updateTable('jobs')
+    .set({ status: 'completed', last_error: 'cancelled: the journey run ended', updated_at: now })
+    .where('unique_key', 'in', uniqueKeys)
+    .where('status', '=', 'queued')
+    .execute();
+}
+
+export function selectJourneyStatus(db: Kysely<Database>, journeyId: string): Promise<Pick<JourneysTable, 'status' | 'organization_id'> | undefined> {
+  return db.selectFrom('journeys').select(['status', 'organization_id']).where('id', '=', journeyId).executeTakeFirst();
+}
