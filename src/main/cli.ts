@@ -20,6 +20,9 @@ import { createOrganization, findOrganization, listOrganizations, type Organizat
 import { STARTER_TEMPLATES, type StarterName, type TemplateFile } from '../modules/templates/starters.js';
 import { importTemplate } from '../modules/templates/templates.import.js';
 import { PURPOSES, type TemplateError } from '../modules/templates/templates.service.js';
+import { applyJourney, type JourneyFile } from '../modules/journeys/journeys.apply.js';
+import { JOURNEY_KEY_PATTERN } from '../modules/journeys/journeys.schema.js';
+import { RESERVED_KEYS, type JourneyError } from '../modules/journeys/journeys.service.js';
 import { serve, type Role } from './serve.js';
 
 class UsageError extends Error {}
@@ -247,7 +250,54 @@ export function buildCli(): Command {
         print(`Created sender profile ${s.name} <${s.email}> (${s.id})${s.isDefault ? ', the default' : ''}${s.verified ? '' : ' — its domain is not verified yet'}`);
       });
     });
+  program
+    .command('journeys')
+    .description('manage journeys')
+    .command('apply <file>')
+    .description('create or update (by key) a journey from a JSON file { key, name, description?, definition }')
+    .option('--org <org>', 'organization id or name (default: the only one)')
+    .option('--activate', 'activate it after saving')
+    .action(async (path: string, opts: { org?: string; activate?: boolean }) => {
+      const file = readJourneyFile(path);
+      await withDatabase(async (db) => {
+        const org = await resolveOrg(db, opts.org);
+        // Archiving is not reachable from apply, so no run needs exiting here.
+        const noRunsToExit = { exitActiveRuns: async () => {} };
+        const result = await db.kysely.transaction().execute((trx) => applyJourney(trx, deps, noRunsToExit, org.id, file, { activate: opts.activate === true }));
+        if (!result.ok) throw new UsageError(describeJourneyError(result.error));
+        print(`${result.value.action} ${result.value.journey.key} v${result.value.journey.version}${opts.activate ? ` (${result.value.journey.status})` : ''}`);
+      });
+    });
   return program;
+}
+
+function readJourneyFile(path: string): JourneyFile {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`Cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const file = parsed as Partial<JourneyFile> | null;
+  if (file === null || typeof file !== 'object' || typeof file.key !== 'string' || !new RegExp(JOURNEY_KEY_PATTERN).test(file.key) || RESERVED_KEYS.includes(file.key)) {
+    throw new UsageError(`${path} must hold { "key", "name", "definition" } with a key matching ${JOURNEY_KEY_PATTERN} ("runs" and "validate" are reserved).`);
+  }
+  if (typeof file.name !== 'string' || file.name.length < 1 || file.name.length > 200) throw new UsageError(`${path}: "name" must be 1–200 characters.`);
+  return file as JourneyFile;
+}
+
+function describeJourneyError(error: JourneyError): string {
+  switch (error.type) {
+    case 'journey_definition_malformed':
+    case 'journey_definition_invalid':
+      return `The definition is invalid:\n${error.errors.map((e) => `  /definition${e.pointer}: ${e.message}`).join('\n')}`;
+    case 'invalid_state':
+      return `The journey is ${error.status}: it cannot be changed.`;
+    case 'already_exists':
+      return 'A journey with this key already exists.';
+    case 'journey_not_found':
+      return 'Journey not found.';
+  }
 }
 
 function describeRecord(domain: DomainView): string {

@@ -166,6 +166,23 @@ forEachDialect('segmentflow CLI', (dialect) => {
     assert.match(starter.stdout, /^created template "Welcome".*incomplete/);
     assert.equal((await runCli(['templates', 'import', '--starter', 'nope'], env)).code, 2);
 
+    // Journeys as code: created, unchanged, updated with a new version.
+    const journeyFile = join(dir, 'welcome.json');
+    const journey = { key: 'welcome', name: 'Welcome', definition: { entry: { type: 'event', event: 'user.signed_up' }, start: 'wait', steps: { wait: { type: 'delay', duration: 'PT24H', next: 'done' }, done: { type: 'exit' } } } };
+    writeFileSync(journeyFile, JSON.stringify(journey));
+    const applied = await runCli(['journeys', 'apply', journeyFile, '--org', 'acme'], env);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.equal(applied.stdout.trim(), 'created welcome v1');
+    assert.equal((await runCli(['journeys', 'apply', journeyFile, '--org', 'acme'], env)).stdout.trim(), 'unchanged welcome v1');
+    journey.definition.steps.wait.duration = 'PT48H';
+    writeFileSync(journeyFile, JSON.stringify(journey));
+    assert.equal((await runCli(['journeys', 'apply', journeyFile, '--org', 'acme'], env)).stdout.trim(), 'updated welcome v2');
+    journey.definition.start = 'nowhere';
+    writeFileSync(journeyFile, JSON.stringify(journey));
+    const invalid = await runCli(['journeys', 'apply', journeyFile, '--org', 'acme'], env);
+    assert.equal(invalid.code, 2);
+    assert.match(invalid.stderr, /\/definition\/start/);
+
     // The key belongs to acme: check it through the app on the same database.
     const db = (await import('../../src/db/connect.js')).connectDatabase(
       dialect === 'sqlite' ? { dialect: 'sqlite', path: database.url.slice('sqlite:'.length), synchronous: 'FULL' } : { dialect: 'postgres', url: database.url },
