@@ -354,6 +354,8 @@ function describeTemplateError(error: TemplateError): string {
       return `Unknown references: ${error.pointers.join(', ')}.`;
     case 'template_not_found':
       return 'Template not found.';
+    case 'resource_in_use':
+      return `The template is used by ${error.references.map((r) => `${r.type} ${r.id}`).join(', ')}.`;
   }
 }
 

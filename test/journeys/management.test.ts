@@ -91,6 +91,12 @@ forEachDialect('journey management', (dialect) => {
     assert.equal(active.status, 'Active');
     assert.ok(active.activatedAt);
     assert.equal(json(await call(t.app, org.key, 'POST', `/api/v1/journeys/${id}/activate`)).status, 'Active');
+    // A live journey holds its template and subscription group.
+    for (const url of [`/api/v1/templates/${templateId}`, `/api/v1/subscription-groups/${groupId}`]) {
+      const blocked = await t.app.inject({ method: 'DELETE', url, headers: { 'x-api-key': org.key } });
+      assert.equal(blocked.statusCode, 409, url);
+      assert.deepEqual(json(blocked).details, { references: [{ type: 'Journey', id }] });
+    }
 
     const renamed = json(await call(t.app, org.key, 'PUT', `/api/v1/journeys/${id}`, { name: 'Renamed' }));
     assert.equal(renamed.version, 1, 'a name change is not a new version');

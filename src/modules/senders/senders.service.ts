@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import type { Kysely } from 'kysely';
+import { journeysUsing } from '../journeys/journeys.references.js';
 import type { Database } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
 import { toIso } from '../../lib/clock.js';
@@ -284,14 +285,15 @@ export async function updateSenderProfile(
 }
 
 /**
- * Deletes a SenderProfile no Template references (409 `resource_in_use` otherwise). Deleting the
+ * Deletes a SenderProfile no Template or live Journey references (409 `resource_in_use` otherwise). Deleting the
  * default passes the role to the oldest remaining SenderProfile.
  */
 export async function deleteSenderProfile(db: Kysely<Database>, deps: { clock: Clock }, organizationId: string, id: string): Promise<Result<null, SenderError>> {
   const row = await selectSenderProfile(db, organizationId, id.toLowerCase());
   if (!row) return err({ type: 'not_found', resource: 'SenderProfile' });
   const templates = await templateIdsUsingSenderProfile(db, organizationId, row.id);
-  if (templates.length > 0) return err({ type: 'resource_in_use', references: templates.map((t) => ({ type: 'Template', id: t })) });
+  const references = [...templates.map((t) => ({ type: 'Template', id: t })), ...(await journeysUsing(db, organizationId, 'senderProfile', row.id))];
+  if (references.length > 0) return err({ type: 'resource_in_use', references });
   await deleteSenderProfileRow(db, organizationId, row.id);
   if (row.is_default === 1) {
     const heir = await selectOldestSenderProfile(db, organizationId);

@@ -5,6 +5,7 @@
  * reach only `subscribed` Profiles, OptOut groups everyone not `unsubscribed`.
  */
 import type { Kysely } from 'kysely';
+import { journeysUsing } from '../journeys/journeys.references.js';
 import type { Database } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
 import { toIso } from '../../lib/clock.js';
@@ -40,7 +41,8 @@ export type SubscriptionGateResult =
 export type SubscriptionError =
   | { type: 'not_found'; resource: 'SubscriptionGroup' | 'Profile' }
   | { type: 'already_exists'; field: 'name' }
-  | { type: 'immutable_field'; field: 'type' };
+  | { type: 'immutable_field'; field: 'type' }
+  | { type: 'resource_in_use'; references: { type: string; id: string }[] };
 
 export interface SubscriptionGroupView {
   id: string;
@@ -195,7 +197,9 @@ export async function updateSubscriptionGroup(
 }
 
 export async function deleteSubscriptionGroup(db: Kysely<Database>, organizationId: string, id: string): Promise<Result<null, SubscriptionError>> {
-  // Journeys, Broadcasts and Newsletters do not exist yet, so nothing can hold a reference.
+  // Broadcasts and Newsletters do not exist yet; live journeys are the only holders.
+  const references = await journeysUsing(db, organizationId, 'subscriptionGroup', id);
+  if (references.length > 0) return err({ type: 'resource_in_use', references });
   return (await deleteSubscriptionGroupRow(db, organizationId, id.toLowerCase())) ? ok(null) : err({ type: 'not_found', resource: 'SubscriptionGroup' });
 }
 

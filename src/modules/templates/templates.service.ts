@@ -11,6 +11,7 @@ import { canonicalJson } from '../../lib/canonical-json.js';
 import { parseFriendlyAddress } from '../../lib/email.js';
 import type { IdGenerator } from '../../lib/ids.js';
 import { err, ok, type Result } from '../../lib/result.js';
+import { journeysUsing } from '../journeys/journeys.references.js';
 import { selectDefaultSenderProfile, selectSenderProfile, selectSenderProfileByEmail } from '../senders/senders.store.js';
 import { missingForPublish, normalizeDefinition, validateDefinition, type TemplateDefinition } from './render/definition.js';
 import {
@@ -48,7 +49,8 @@ export type TemplateError =
   | { type: 'reference_not_found'; pointers: string[] }
   | { type: 'template_not_found' }
   | { type: 'template_archived' }
-  | { type: 'template_incomplete'; missing: ('subject' | 'sender' | 'body')[] };
+  | { type: 'template_incomplete'; missing: ('subject' | 'sender' | 'body')[] }
+  | { type: 'resource_in_use'; references: { type: string; id: string }[] };
 
 export interface TemplateView {
   id: string;
@@ -286,8 +288,13 @@ export async function setTemplateStatus(
 }
 
 export async function deleteTemplate(db: Kysely<Database>, organizationId: string, id: string): Promise<Result<null, TemplateError>> {
-  // Journeys, broadcasts and newsletter issues do not exist yet, so nothing can hold a reference.
-  return (await deleteTemplateRow(db, organizationId, id.toLowerCase())) ? ok(null) : err({ type: 'template_not_found' });
+  const row = await selectTemplate(db, organizationId, id.toLowerCase());
+  if (!row) return err({ type: 'template_not_found' });
+  // Broadcasts and newsletter issues do not exist yet; live journeys are the only holders.
+  const references = await journeysUsing(db, organizationId, 'template', row.id);
+  if (references.length > 0) return err({ type: 'resource_in_use', references });
+  await deleteTemplateRow(db, organizationId, row.id);
+  return ok(null);
 }
 
 /** Freezes the draft into a new snapshot unless it equals the current one (templates.md §2). */
