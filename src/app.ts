@@ -21,10 +21,12 @@ import { registerJourneyRoutes } from './modules/journeys/journeys.routes.js';
 import { exitActiveRuns } from './modules/journeys/runs/lifecycle.js';
 import { registerRunRoutes } from './modules/journeys/runs/runs.routes.js';
 import { registerProfileRoutes } from './modules/profiles/profiles.routes.js';
+import { registerPublicLinkRoutes } from './modules/public-links/public-links.routes.js';
 import { registerSenderRoutes } from './modules/senders/senders.routes.js';
 import { registerSubscriptionRoutes } from './modules/subscriptions/subscriptions.routes.js';
 import { registerSuppressionRoutes } from './modules/subscriptions/suppressions.routes.js';
 import { registerTemplateRoutes } from './modules/templates/templates.routes.js';
+import { registerWebhookRoutes } from './modules/webhooks/webhooks.routes.js';
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
@@ -91,5 +93,7 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
     },
   });
   registerRunRoutes(app, ctx);
+  registerPublicLinkRoutes(app, ctx);
+  registerWebhookRoutes(app, ctx);
   return app;
 }
