@@ -41,6 +41,8 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
     // Our onResponse hook logs one line per request (no bodies, no headers).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimitBytes,
+    // Signed public-link tokens (unsubscribe, preferences, clicks) are a few hundred characters.
+    routerOptions: { maxParamLength: 2048 },
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

@@ -29,7 +29,7 @@ const PAGE_HEADERS = {
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 };
 
-const TokenParams = Type.Object({ '*': Type.String({ description: 'The signed token from the email (emails.md §9).' }) });
+const TokenParams = Type.Object({ token: Type.String({ maxLength: 2048, description: 'The signed token from the email (emails.md §9).' }) });
 
 const common = (summary: string, description: string) => ({
   tags: ['public links'],
@@ -49,7 +49,7 @@ export function registerPublicLinkRoutes(app: FastifyInstance, ctx: RouteContext
 
   /** The verified link of the expected kind, or null after answering 400. */
   function linkOf(request: FastifyRequest, reply: FastifyReply, kind: LinkKind): PublicLink | null {
-    const token = (request.params as { '*': string })['*'];
+    const token = (request.params as { token: string }).token;
     const link = readPublicLink(deps.secret, token, kind);
     if (link !== null) return link;
     if (prefersJson(request.headers.accept)) throw new HttpError('invalid_token', 'The link is malformed, was altered, or is not a link of this kind.');
@@ -68,7 +68,7 @@ export function registerPublicLinkRoutes(app: FastifyInstance, ctx: RouteContext
     const typed = scope.withTypeProvider<TypeBoxTypeProvider>();
 
     typed.get(
-      '/unsubscribe/*',
+      '/unsubscribe/:token',
       {
         schema: common('Unsubscribe page (changes nothing)', 'HTML page naming the SubscriptionGroup with a confirm button that POSTs to the same URL. A GET never changes anything, because link scanners follow links. 400 for a forged or malformed token (HTML, or the invalid_token envelope when JSON is preferred).'),
         config: { public: true },
@@ -81,7 +81,7 @@ export function registerPublicLinkRoutes(app: FastifyInstance, ctx: RouteContext
     );
 
     typed.post(
-      '/unsubscribe/*',
+      '/unsubscribe/:token',
       {
         schema: common(
           'Unsubscribe (RFC 8058 one-click or confirm button)',
@@ -100,7 +100,7 @@ export function registerPublicLinkRoutes(app: FastifyInstance, ctx: RouteContext
     );
 
     typed.get(
-      '/preferences/*',
+      '/preferences/:token',
       {
         schema: common('Email preferences page', "HTML form with every SubscriptionGroup of the organization as a checkbox showing the Profile's effective status. Changes nothing."),
         config: { public: true },
@@ -114,7 +114,7 @@ export function registerPublicLinkRoutes(app: FastifyInstance, ctx: RouteContext
     );
 
     typed.post(
-      '/preferences/*',
+      '/preferences/:token',
       {
         schema: common(
           'Save email preferences',
@@ -133,7 +133,7 @@ export function registerPublicLinkRoutes(app: FastifyInstance, ctx: RouteContext
     );
 
     typed.get(
-      '/c/*',
+      '/c/:token',
       {
         schema: common(
           'Tracked link (click)',
