@@ -25,30 +25,43 @@ export const LIVE_RUN_STATUSES: readonly JourneyRunStatus[] = ['queued', 'runnin
 
 // ---- the events.track hot path ----
 
-const selectEntryJourneys = new Statement<Pick<JourneysTable, 'id' | 'version_id'>>(
-  "select id, version_id from journeys where organization_id = ? and entry_event = ? and status = 'Active' order by id",
+/**
+ * Everything events.track needs to know before it can skip journeys entirely, in one round trip:
+ * the Active journeys entered by this event name (the `journeys_entry_idx` index), the Profile's
+ * live runs (`journey_runs_profile_idx`, for `exitOn`) and its waits for this name
+ * (`journey_waits_profile_idx`). With no journeys in play that is the whole cost per event.
+ */
+const selectTouchpoints = new Statement<{ kind: 'journey' | 'run' | 'wait'; id: string; version_id: string | null; event_id: string | null; step_id: string | null; deadline: number | null }>(
+  `select 'journey' as kind, id, version_id, cast(null as text) as event_id, cast(null as text) as step_id, cast(null as bigint) as deadline
+     from journeys where organization_id = ? and entry_event = ? and status = 'Active'
+   union all
+   select 'run', id, version_id, event_id, null, null
+     from journey_runs where organization_id = ? and profile_id = ? and status in ('queued', 'running')
+   union all
+   select 'wait', run_id, null, null, step_id, deadline
+     from journey_waits where organization_id = ? and profile_id = ? and event = ? and status = 'waiting'`,
 );
 
-/** Active journeys entered by this event name (the `journeys_entry_idx` index). */
-export function selectEntryJourneysByEvent(db: Kysely<Database>, organizationId: string, event: string): Promise<Pick<JourneysTable, 'id' | 'version_id'>[]> {
-  return selectEntryJourneys.all(db, [organizationId, event]);
+export interface EventTouchpoints {
+  /** Ordered by id, so concurrent transactions take entry-state locks in the same order. */
+  journeys: { id: string; versionId: string }[];
+  liveRuns: { id: string; versionId: string; eventId: string | null }[];
+  waits: { runId: string; stepId: string; deadline: number }[];
 }
 
-const selectWaitingRows = new Statement<WaitRow>(
-  "select run_id, step_id, organization_id, profile_id, event, status, entered_at, deadline from journey_waits where organization_id = ? and profile_id = ? and event = ? and status = 'waiting' order by entered_at, run_id",
-);
-
-export function selectWaitsForEvent(db: Kysely<Database>, organizationId: string, profileId: string, event: string): Promise<WaitRow[]> {
-  return selectWaitingRows.all(db, [organizationId, profileId, event]);
-}
-
-const selectLiveRunRows = new Statement<Pick<RunRow, 'id' | 'journey_id' | 'version_id' | 'event_id'>>(
-  "select id, journey_id, version_id, event_id from journey_runs where organization_id = ? and profile_id = ? and status in ('queued', 'running') order by id",
-);
-
-/** The Profile's queued and running runs (the `journey_runs_profile_idx` index). */
-export function selectLiveRunsOfProfile(db: Kysely<Database>, organizationId: string, profileId: string): Promise<Pick<RunRow, 'id' | 'journey_id' | 'version_id' | 'event_id'>[]> {
-  return selectLiveRunRows.all(db, [organizationId, profileId]);
+export async function selectEventTouchpoints(db: Kysely<Database>, organizationId: string, profileId: string, event: string): Promise<EventTouchpoints> {
+  const rows = await selectTouchpoints.all(db, [organizationId, event, organizationId, profileId, organizationId, profileId, event]);
+  const out: EventTouchpoints = { journeys: [], liveRuns: [], waits: [] };
+  for (const r of rows) {
+    if (r.kind === 'journey') out.journeys.push({ id: r.id, versionId: r.version_id! });
+    else if (r.kind === 'run') out.liveRuns.push({ id: r.id, versionId: r.version_id!, eventId: r.event_id });
+    else out.waits.push({ runId: r.id, stepId: r.step_id!, deadline: Number(r.deadline) });
+  }
+  const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  out.journeys.sort(byId);
+  out.liveRuns.sort(byId);
+  out.waits.sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+  return out;
 }
 
 // ---- entry ----
