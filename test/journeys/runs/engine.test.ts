@@ -234,6 +234,37 @@ forEachDialect('journey run engine', (dialect) => {
     assert.deepEqual(free.steps.map((s) => [s.stepId, s.next]), [['b', 'done'], ['done', null]]);
   });
 
+  test('delay until (+offset, past, invalid) and /waited/<stepId> from the matched event', async () => {
+    const journey = await insertJourney(t, org.id, {
+      entry: { type: 'event', event: 'renewal.due' },
+      start: 'past',
+      steps: {
+        past: { type: 'delay', until: '/event/past', next: 'bad' },
+        bad: { type: 'delay', until: '/event/nope', next: 'day' },
+        day: { type: 'delay', until: '/event/day', offset: '-PT1H', next: 'w' },
+        w: { type: 'wait_for_event', event: 'renewal.paid', timeout: 'P1D', onEvent: 'keep', onTimeout: 'keep' },
+        keep: { type: 'update_profile', properties: { lastOrder: { $state: '/waited/w/orderId' } } },
+      },
+    });
+    const tomorrow = new Date(t.clock.now() + 24 * HOUR).toISOString().slice(0, 10);
+    await trackOk(t, org, 'renewal.due', 'until@example.com', { past: '2020-01-01T00:00:00Z', day: tomorrow });
+    await runJobs();
+    let run = await onlyRun(t, org, journey.id);
+    assert.deepEqual(run.steps.map((s) => [s.stepId, s.status, s.reason]), [['past', 'completed', 'until_past'], ['bad', 'completed', 'until_invalid'], ['day', 'waiting', null]]);
+    const due = Date.parse(`${tomorrow}T00:00:00.000Z`) - HOUR;
+    assert.equal(run.steps[2]!.dueAt, new Date(due).toISOString());
+    t.clock.set(due);
+    await runJobs();
+    t.clock.advance(MINUTE);
+    await trackOk(t, org, 'renewal.paid', 'until@example.com', { orderId: 'o-77' });
+    await runJobs();
+    run = await getRun(t, org, run.runId);
+    assert.equal(run.status, 'completed');
+    assert.deepEqual(run.steps.slice(2).map((s) => [s.stepId, s.reason]), [['day', 'delay_elapsed'], ['w', 'event_received'], ['keep', null]]);
+    const profile = json(await call(t.app, org.key, 'GET', `/api/v1/profiles/${run.profileId}`)) as { properties: Record<string, { value: unknown }> };
+    assert.equal(profile.properties.lastOrder!.value, 'o-77');
+  });
+
   test('worker killed right after the send was created: the retry finds one EmailSend, one message', async () => {
     const journey = await insertJourney(t, org.id, {
       entry: { type: 'event', event: 'crash.test' },

@@ -139,7 +139,8 @@ export async function journeyStats(db: Kysely<Database>, organizationId: string,
   for (const row of await runsQ.groupBy('status').execute()) runs[row.status] = Number(row.n);
   const entries = { enrolled: 0, skipped: 0 };
   for (const row of await entriesQ.groupBy('outcome').execute()) entries[row.outcome] = Number(row.n);
-  const steps: Record<string, StepCounts> = {};
+  // Step ids are user-chosen (`constructor` is a valid one): no prototype to collide with.
+  const steps: Record<string, StepCounts> = Object.create(null) as Record<string, StepCounts>;
   for (const row of await stepsQ.groupBy(['s.step_id', 's.status']).execute()) {
     const counts = (steps[row.step_id] ??= { entered: 0, waiting: 0, completed: 0, skipped: 0, failed: 0 });
     const n = Number(row.n);
