@@ -10,8 +10,8 @@ import type { Database } from '../../db/tables.js';
 import { signToken } from '../../lib/signed-token.js';
 import type { Result } from '../../lib/result.js';
 import type { TemplateDefinition } from '../templates/render/definition.js';
-import { renderTemplate, type RenderFailure, type RenderOutput } from '../templates/render/render.js';
-import { compiledSnapshot, EMPTY_BRAND } from '../templates/templates.preview.js';
+import { EMPTY_BRAND, renderTemplate, type RenderFailure, type RenderOutput } from '../templates/render/render.js';
+import { compiledSnapshot } from '../templates/templates.preview.js';
 import type { SnapshotRow } from '../templates/templates.store.js';
 
 export interface SendContext {

@@ -9,7 +9,7 @@ import type { Database } from '../../db/tables.js';
 import { err, ok, type Result } from '../../lib/result.js';
 import { getProfile, profileRenderState } from '../profiles/profiles.service.js';
 import type { TemplateDefinition } from './render/definition.js';
-import { compileTemplate, renderTemplate, type CompiledTemplate, type RenderOutput, type RenderState } from './render/render.js';
+import { compileTemplate, EMPTY_BRAND, renderTemplate, type CompiledTemplate, type RenderOutput, type RenderState } from './render/render.js';
 import { prepareDefinition, type TemplateError } from './templates.service.js';
 import { selectSnapshot, selectTemplate } from './templates.store.js';
 
@@ -29,14 +29,6 @@ export type PreviewError =
   | { type: 'render_failed'; reason: string }
   | { type: 'missing_paths'; missingPaths: string[] };
 
-export const EMPTY_BRAND = {
-  name: '',
-  logoUrl: '',
-  colors: { primary: '', secondary: '', accent: '', background: '', text: '', link: '' },
-  fonts: { heading: '', body: '' },
-  websiteUrl: '',
-  footerText: '',
-};
 
 const CACHE_LIMIT = 500;
 const compiledSnapshots = new Map<string, CompiledTemplate>();

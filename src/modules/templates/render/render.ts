@@ -82,7 +82,8 @@ export interface CompiledTemplate {
 const MAX_SUBJECT = 998;
 const SYSTEM_FONTS = '-apple-system, BlinkMacSystemFont, Segoe UI, Roboto, Helvetica, Arial, sans-serif';
 const DEFAULT_LINK_COLOR = '#2563eb';
-const EMPTY_BRAND = {
+/** `/brand/*` when a template has no Brand Kit (templates.md §5): every value empty. */
+export const EMPTY_BRAND = {
   name: '',
   logoUrl: '',
   colors: { primary: '', secondary: '', accent: '', background: '', text: '', link: '' },
