@@ -1,6 +1,6 @@
 /**
  * The background worker: a JobRunner with every job handler of the product registered, plus the
- * recurring maintenance jobs. Later modules (emails, journeys) register their handlers here.
+ * recurring maintenance jobs: email delivery, journey steps and timers, purges.
  */
 import type { Deps } from './deps.js';
 import { purgeExpiredIdempotencyRecords } from './http/idempotency.js';
@@ -47,31 +47,9 @@ export function createWorker(deps: Deps, options: WorkerOptions = {}): Worker {
   runner.register('jobs.purge', async () => {
     await purgeFinishedJobs(deps.db.kysely, deps.clock.now() - FINISHED_JOB_RETENTION_MS);
   });
-  runner.register(
-    DELIVER_JOB,
-    createDeliveryHandler({
-      db: deps.db,
-      clock: deps.clock,
-      ids: deps.ids,
-      logger: deps.logger,
-      secret: deps.secret,
-      publicUrl: deps.config.publicUrl,
-      transport,
-      maxAttempts: deps.config.emailMaxAttempts,
-    }),
-  );
-  runner.register(
-    STEP_JOB,
-    createStepHandler({
-      db: deps.db,
-      clock: deps.clock,
-      ids: deps.ids,
-      logger: deps.logger,
-      secret: deps.secret,
-      publicUrl: deps.config.publicUrl,
-      sendEmail: options.journeySendEmail ?? createEmailSend,
-    }),
-  );
+  const handlerDeps = { db: deps.db, clock: deps.clock, ids: deps.ids, logger: deps.logger, secret: deps.secret, publicUrl: deps.config.publicUrl };
+  runner.register(DELIVER_JOB, createDeliveryHandler({ ...handlerDeps, transport, maxAttempts: deps.config.emailMaxAttempts }));
+  runner.register(STEP_JOB, createStepHandler({ ...handlerDeps, sendEmail: options.journeySendEmail ?? createEmailSend }));
   runner.register('journeys.entry-decisions.purge', async () => {
     await purgeEntryDecisions(deps.db.kysely, deps.clock.now() - deps.config.entryDecisionRetentionDays * 24 * HOUR_MS);
   });
