@@ -25,6 +25,8 @@ import {
   type RunExiter,
 } from './journeys.service.js';
 import { selectJourneysPage, selectJourneyVersion } from './journeys.store.js';
+import { SimulateJourneyBody, SimulationSchema } from './simulate/simulate.schema.js';
+import { simulateJourney } from './simulate/simulate.service.js';
 
 const TAGS = ['journeys'];
 
@@ -144,5 +146,28 @@ export function registerJourneyRoutes(app: FastifyInstance, ctx: RouteContext, r
       config: { scopes: ['journeys:read'] },
     },
     async (request) => ({ data: unwrap(await listJourneyVersions(db, principalOf(request).organizationId, request.params.id)), nextCursor: null }),
+  );
+
+  // Read-only (writes nothing), so no Idempotency-Key: the same body always gives the same answer.
+  typed.post(
+    '/api/v1/journeys/:id/simulate',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Dry-run the journey for one Profile on a virtual clock; writes nothing',
+        params: JourneyIdParams,
+        body: SimulateJourneyBody,
+        response: { 200: SimulationSchema, ...ErrorResponses },
+      },
+      config: { scopes: ['journeys:read'] },
+    },
+    async (request) => {
+      const simulated = await simulateJourney(db, { secret: deps.secret, publicUrl: deps.config.publicUrl }, principalOf(request).organizationId, request.params.id, request.body);
+      if (simulated.ok) return simulated.value;
+      const error = simulated.error;
+      if (error.type === 'simulation_input_invalid') throw validationError(error.errors.map((e) => ({ in: 'body', ...e })));
+      if (error.type === 'profile_missing') throw validationError([{ in: 'body', pointer: '/profileId', message: 'no Profile of this organization has this id' }]);
+      throw domainHttpError(error);
+    },
   );
 }
