@@ -47,7 +47,7 @@ export function createWorker(deps: Deps, options: WorkerOptions = {}): Worker {
   runner.register('jobs.purge', async () => {
     await purgeFinishedJobs(deps.db.kysely, deps.clock.now() - FINISHED_JOB_RETENTION_MS);
   });
-  const handlerDeps = { db: deps.db, clock: deps.clock, ids: deps.ids, logger: deps.logger, secret: deps.secret, publicUrl: deps.config.publicUrl };
+  const handlerDeps = { db: deps.db, committer: deps.committer, clock: deps.clock, ids: deps.ids, logger: deps.logger, secret: deps.secret, publicUrl: deps.config.publicUrl };
   runner.register(DELIVER_JOB, createDeliveryHandler({ ...handlerDeps, transport, maxAttempts: deps.config.emailMaxAttempts }));
   runner.register(STEP_JOB, createStepHandler({ ...handlerDeps, sendEmail: options.journeySendEmail ?? createEmailSend }));
   runner.register('journeys.entry-decisions.purge', async () => {

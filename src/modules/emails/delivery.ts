@@ -12,6 +12,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Db } from '../../db/connect.js';
+import type { GroupCommitter } from '../../db/group-commit.js';
 import type { Database } from '../../db/tables.js';
 import { enqueueJob, type ClaimedJob } from '../../jobs/queue.js';
 import type { JobContext, JobHandler } from '../../jobs/runner.js';
@@ -34,6 +35,8 @@ import { renderSend, selectSnapshotById, unsubscribeLinks } from './send-render.
 
 export interface DeliveryDeps {
   db: Db;
+  /** Concurrent deliveries share commits: prepare and record transactions go through it. */
+  committer: GroupCommitter;
   clock: Clock;
   ids: IdGenerator;
   logger: Logger;
@@ -61,7 +64,7 @@ type Prepared = { kind: 'done' } | { kind: 'handoff'; send: EmailSendRow; messag
 export function createDeliveryHandler(deps: DeliveryDeps): JobHandler {
   return async (job: ClaimedJob, ctx: JobContext) => {
     const emailSendId = String(job.payload.emailSendId);
-    const prepared = await deps.db.kysely.transaction().execute((trx) => prepare(trx, deps, ctx, emailSendId));
+    const prepared = await deps.committer.run((trx) => prepare(trx, deps, ctx, emailSendId));
     if (prepared.kind === 'done') return;
     const { send, message } = prepared;
     const stored = JSON.parse(message.envelope!) as Stored;
@@ -75,7 +78,7 @@ export function createDeliveryHandler(deps: DeliveryDeps): JobHandler {
         raw: Buffer.from(message.mime!, 'utf8'),
         structured: stored.structured,
       });
-      await deps.db.kysely.transaction().execute(async (trx) => {
+      await deps.committer.run(async (trx) => {
         await ctx.completeInTransaction(trx);
         const now = deps.clock.now();
         await updateMessage(trx, message.id, { transport_message_id: result.transportMessageId, attempts: message.attempts + 1, mime: null, envelope: null, last_error: null, updated_at: now });
@@ -83,7 +86,7 @@ export function createDeliveryHandler(deps: DeliveryDeps): JobHandler {
       });
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;
-      await deps.db.kysely.transaction().execute((trx) => recordTransportFailure(trx, deps, ctx, send, message, error));
+      await deps.committer.run((trx) => recordTransportFailure(trx, deps, ctx, send, message, error));
     }
   };
 }
