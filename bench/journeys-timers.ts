@@ -187,7 +187,9 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
       steadyRate,
       stepsDone,
       stepsDoneSeconds: stepsDone === options.runs && steps.last !== null ? (Number(steps.last) - clock.due) / 1000 : null,
-      extrapolatedSeconds: done ? elapsedSeconds : options.runs / Math.max(rate, 1e-9),
+      // Not done: linear in job executions (one step job and one delivery job per run). Step jobs
+      // all come first (run_at T precedes every delivery job's run_at), so hand-offs alone say little.
+      extrapolatedSeconds: done ? elapsedSeconds : (elapsedSeconds * 2 * options.runs) / Math.max(stepsDone + handedOff, 1),
       emailSends: await statusCounts(bench, 'email_sends'),
       runStatuses: await statusCounts(bench, 'journey_runs'),
       progress,

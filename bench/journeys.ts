@@ -158,7 +158,7 @@ async function main(): Promise<number> {
         (burst.stepsDoneSeconds !== null ? ` · all delay steps completed after ${burst.stepsDoneSeconds.toFixed(1)} s` : ` · ${fmt(burst.stepsDone)} delay steps completed`),
     );
     log(`  email_sends: ${burst.emailSends} · journey_runs: ${burst.runStatuses}`);
-    if (burst.seconds === null) log(`  time limit hit: extrapolated ${burst.extrapolatedSeconds.toFixed(0)} s for ${fmt(burst.runs)} at the measured rate`);
+    if (burst.seconds === null) log(`  time limit hit: extrapolated ${burst.extrapolatedSeconds.toFixed(0)} s for ${fmt(burst.runs)} (linear in jobs run: ${fmt(burst.stepsDone)} step + ${fmt(burst.handedOff)} delivery of ${fmt(2 * burst.runs)})`);
     else correct &&= burst.emailSends.includes(`Sent ${burst.runs}`) && burst.runStatuses.includes(`completed ${burst.runs}`);
 
     log(`\n▶ (b) timer lateness: ${fmt(config.timers)} timers over ${config.windowSeconds} s of real time, started runner, real clock`);
@@ -192,8 +192,9 @@ async function main(): Promise<number> {
         ? `${burst.seconds.toFixed(1)} s (${fmt(burst.rate)}/s)`
         : `not finished: ${fmt(burst.handedOff)} in ${burst.elapsedSeconds.toFixed(0)} s, extrapolated ${burst.extrapolatedSeconds.toFixed(0)} s`;
     const target = `≤ ${TARGETS.burstSeconds} s for 100,000`;
-    // A smaller N is judged by extrapolation at its overall rate: 100,000 / rate.
-    const projected = full ? burst.extrapolatedSeconds : 100_000 / burst.rate;
+    // A smaller N is judged by linear extrapolation to 100,000: optimistic, since
+    // on SQLite each claim costs more the larger the due backlog is.
+    const projected = burst.extrapolatedSeconds * (100_000 / config.runs);
     rows.push([`burst: ${fmt(config.runs)} runs due at once → handed off`, result, target, '']);
     rows.push([full ? 'burst time for 100,000' : 'burst time for 100,000 (extrapolated from this N)', `${projected.toFixed(1)} s`, target, judge(projected <= TARGETS.burstSeconds)]);
   }
