@@ -11,6 +11,7 @@ import * as templates from './migrations/0002-templates.js';
 import * as emails from './migrations/0003-emails.js';
 import * as domainChecks from './migrations/0004-domain-checks.js';
 import * as journeys from './migrations/0005-journeys.js';
+import * as jobsClaimOrder from './migrations/0006-jobs-claim-order.js';
 
 const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0003-emails': emails,
   '0004-domain-checks': domainChecks,
   '0005-journeys': journeys,
+  '0006-jobs-claim-order': jobsClaimOrder,
 };
 
 export const LATEST_MIGRATION = Object.keys(migrations).sort().at(-1)!;

@@ -171,10 +171,10 @@ export async function claimDueJobs(db: Db, options: ClaimOptions): Promise<Claim
       lease_expires_at: now + leaseMs,
       updated_at: now,
     }))
+    // Only the ids: the CTE already locked them (PostgreSQL) or runs in the same statement
+    // (SQLite). A second `status = 'queued'` filter here made SQLite scan every queued row
+    // through the status index instead of looking the ids up (21 ms per claim at 100,000 due).
     .where('id', 'in', (eb) => eb.selectFrom('due').select('due.id'))
-    // Redundant with the CTE's re-check on PostgreSQL and trivially true on SQLite; kept so the
-    // statement is correct on its face (and stays exclusive even without the locking clause).
-    .where('status', '=', 'queued')
     .returningAll()
     .execute();
   return rows.map(toClaimedJob).sort((a, b) => a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
