@@ -194,6 +194,23 @@ forEachDialect('emails.send', (dialect) => {
     assert.equal((json(badDefaults).details as { errors: { pointer: string }[] }).errors[0]!.pointer, '/defaults/to');
   });
 
+  test('tracking.clicks: links become signed /c/ links that record the click and redirect', async () => {
+    const queued = json(await send({ templateId, to: { email: 'click@example.com' }, data: { orderId: 'c', resetUrl: 'https://app.example/reset?a=1&b=2' }, tracking: { clicks: true } }));
+    await worker().runner.runDueJobsOnce();
+    const message = json(await call(t.app, org.key, 'GET', `/api/v1/emails/${String(queued.id)}/message`));
+    const html = String(message.html);
+    assert.ok(!html.includes('href="https://app.example/reset'), 'the original link is rewritten');
+    const tracked = /href="(http:\/\/localhost:3001\/c\/[^"]+)"/.exec(html);
+    assert.ok(tracked, html);
+    const path = tracked[1]!.slice('http://localhost:3001'.length);
+    const redirect = await t.app.inject({ method: 'GET', url: path });
+    assert.equal(redirect.statusCode, 302);
+    assert.equal(redirect.headers.location, 'https://app.example/reset?a=1&b=2');
+    const clicks = await t.database.db.kysely.selectFrom('user_events').selectAll().where('organization_id', '=', org.id).where('event', '=', 'email.clicked').execute();
+    assert.equal(clicks.length, 1);
+    assert.deepEqual(JSON.parse(clicks[0]!.data), { emailSendId: queued.id, url: 'https://app.example/reset?a=1&b=2' });
+  });
+
   test('scopes and isolation', async () => {
     const reader = await org.keyWith(['emails:read']);
     assert.equal((await send({ templateId, to: { email: 'x@example.com' } }, 'scope-1', reader)).statusCode, 403);

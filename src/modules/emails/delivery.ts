@@ -24,6 +24,7 @@ import { listHeaders } from '../../mail/list-headers.js';
 import { buildMime, formatAddress } from '../../mail/mime.js';
 import { TransportError, type MailTransport, type OutboundMessage } from '../../mail/transport.js';
 import { getProfile, profileRenderState } from '../profiles/profiles.service.js';
+import { clickLink } from '../public-links/link-tokens.js';
 import { selectSenderProfile } from '../senders/senders.store.js';
 import { addSuppression, findSuppression } from '../subscriptions/suppressions.service.js';
 import { getSubscriptionGroup, subscriptionGate } from '../subscriptions/subscriptions.service.js';
@@ -173,6 +174,7 @@ async function buildMessage(
   const bcc = JSON.parse(send.bcc) as Address[];
   const replyTo = send.reply_to_email === null ? null : { email: send.reply_to_email, name: send.reply_to_name };
   const subject = send.subject ?? rendered.value.subject;
+  const html = send.tracking_clicks === 1 ? trackClicks(rendered.value.html, (url) => trackedUrl(deps, context, links, url)) : rendered.value.html;
   let mime: Awaited<ReturnType<typeof buildMime>>;
   try {
     mime = await buildMime({
@@ -184,7 +186,7 @@ async function buildMessage(
       bcc,
       replyTo,
       subject,
-      html: rendered.value.html,
+      html,
       text: rendered.value.text,
       headers,
     });
@@ -195,13 +197,36 @@ async function buildMessage(
   }
   const stored: Stored = {
     envelope: mime.envelope,
-    structured: { from: formatAddress(from), to: send.to_email!, cc: cc.map(formatAddress), replyTo: replyTo ? formatAddress(replyTo) : null, subject, html: rendered.value.html, text: rendered.value.text, headers },
+    structured: { from: formatAddress(from), to: send.to_email!, cc: cc.map(formatAddress), replyTo: replyTo ? formatAddress(replyTo) : null, subject, html, text: rendered.value.text, headers },
   };
   // Sensitive values are needed for this one render only (templates.md §6.7).
   const definition = JSON.parse(snapshot.definition) as TemplateDefinition;
   const sensitive = definition.sensitiveTransactionalVariablePaths.filter((p) => p.startsWith('/data/')).map((p) => p.slice('/data'.length));
   if (sensitive.length > 0) removePointers(data, sensitive);
   return { ok: true, mime: mime.raw, envelope: JSON.stringify(stored), data: JSON.stringify(data) };
+}
+
+/** The /c/ link for `url`; unsubscribe and preferences links, and URLs too long to sign, stay as they are. */
+function trackedUrl(deps: DeliveryDeps, context: Parameters<typeof clickLink>[2], links: { unsubscribeUrl: string; preferencesUrl: string }, url: string): string {
+  if (url === links.unsubscribeUrl || url === links.preferencesUrl) return url;
+  try {
+    return clickLink(deps.publicUrl, deps.secret, context, url);
+  } catch {
+    return url;
+  }
+}
+
+const HTML_ENTITIES: Record<string, string> = { '&amp;': '&', '&quot;': '"', '&#39;': "'", '&lt;': '<', '&gt;': '>' };
+
+/**
+ * Click tracking (emails.md §9): every http(s) href of the rendered HTML — the renderer only
+ * emits http(s) and mailto links, attribute values HTML-escaped — becomes a signed /c/ link.
+ */
+function trackClicks(html: string, rewrite: (url: string) => string): string {
+  return html.replace(/href="(https?:[^"]*)"/gi, (_match, escaped: string) => {
+    const url = escaped.replace(/&(amp|quot|#39|lt|gt);/g, (entity) => HTML_ENTITIES[entity] ?? entity);
+    return `href="${rewrite(url).replace(/&/g, '&amp;').replace(/"/g, '&quot;')}"`;
+  });
 }
 
 async function recordTransportFailure(
