@@ -7,13 +7,13 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/tables.js';
-import { parseDateTime } from '../../../lib/date-time.js';
-import { parseDuration, parseSignedDuration } from '../../../lib/duration.js';
+import { parseDuration } from '../../../lib/duration.js';
 import { toIso } from '../../../lib/clock.js';
 import { createEmailSend } from '../../emails/emails.service.js';
 import { applyProperties } from '../../profiles/profiles.service.js';
 import { selectProfile } from '../../profiles/profiles.store.js';
 import { evaluateCondition, readPointer } from '../definition/condition.js';
+import { delayDue } from '../definition/delay.js';
 import type { BranchStep, DelayStep, JourneyStep, SendEmailStep, UpdateProfileStep, WaitForEventStep } from '../definition/definition.js';
 import { candidateMatches } from './evaluator.js';
 import type { JobDeps } from './lifecycle.js';
@@ -105,30 +105,13 @@ async function sendEmail(db: Kysely<Database>, deps: StepDeps, run: Run, stepId:
   return { status: 'skipped', reason, outcome: { emailSendId: null }, next };
 }
 
-/** The instant `until` names: an ISO date-time, or `YYYY-MM-DD` at 00:00 UTC; null when absent or unparsable. */
-function untilInstant(value: unknown): number | null {
-  if (typeof value !== 'string') return null;
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return parseDateTime(`${value}T00:00:00Z`);
-  return parseDateTime(value);
-}
-
 async function enterDelay(db: Kysely<Database>, deps: StepDeps, run: Run, step: DelayStep): Promise<StepResult> {
   const next = step.next ?? null;
-  const now = deps.clock.now();
-  let due: number;
-  if (step.duration !== undefined) {
-    const ms = parseDuration(step.duration);
-    if (ms === null) throw new Error(`delay duration ${step.duration} is not a Duration`);
-    due = now + ms;
-  } else {
-    const state = await loadRunState(db, deps, run, addRoot(step.until, new Set()));
-    const instant = untilInstant(readPointer(state, step.until).value);
-    const offset = step.offset === undefined ? 0 : parseSignedDuration(step.offset);
-    if (instant === null || offset === null) return { status: 'completed', reason: 'until_invalid', outcome: { until: null }, next };
-    due = instant + offset;
-    if (due <= now) return { status: 'completed', reason: 'until_past', outcome: { until: toIso(due) }, next };
-  }
-  return { status: 'waiting', reason: null, outcome: { until: toIso(due) }, dueAt: due, timers: [{ runAt: due, kind: 'due' }] };
+  const untilValue = step.until === undefined ? undefined : readPointer(await loadRunState(db, deps, run, addRoot(step.until, new Set())), step.until).value;
+  const due = delayDue(step, deps.clock.now(), untilValue);
+  if (due.kind === 'until_invalid') return { status: 'completed', reason: 'until_invalid', outcome: { until: null }, next };
+  if (due.kind === 'until_past') return { status: 'completed', reason: 'until_past', outcome: { until: toIso(due.due) }, next };
+  return { status: 'waiting', reason: null, outcome: { until: toIso(due.due) }, dueAt: due.due, timers: [{ runAt: due.due, kind: 'due' }] };
 }
 
 /**

@@ -9,10 +9,10 @@
  *
  * Sends are delegated to `ports.sendEmail`, the only part that reads the database.
  */
-import { parseDateTime } from '../../../lib/date-time.js';
-import { parseDuration, parseSignedDuration } from '../../../lib/duration.js';
+import { parseDuration } from '../../../lib/duration.js';
 import { toIso } from '../../../lib/clock.js';
 import { evaluateCondition, readPointer } from '../definition/condition.js';
+import { delayDue } from '../definition/delay.js';
 import type { JourneyDefinition, JourneyStep, SendEmailStep } from '../definition/definition.js';
 import { isStateReference } from '../runs/run-state.js';
 
@@ -73,13 +73,6 @@ export interface VirtualRunInput {
 export interface VirtualRunPorts {
   /** What the send step would produce for this state; reads only. */
   sendEmail(stepId: string, step: SendEmailStep, state: Record<string, unknown>, at: number): Promise<SimulatedEmail>;
-}
-
-/** The instant `until` names: an ISO date-time, or `YYYY-MM-DD` at 00:00 UTC (as ../runs/steps.ts). */
-function untilInstant(value: unknown): number | null {
-  if (typeof value !== 'string') return null;
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return parseDateTime(`${value}T00:00:00Z`);
-  return parseDateTime(value);
 }
 
 export async function simulateRun(input: VirtualRunInput, ports: VirtualRunPorts): Promise<SimulationResult> {
@@ -161,28 +154,18 @@ export async function simulateRun(input: VirtualRunInput, ports: VirtualRunPorts
       }
       case 'delay': {
         next = step.next ?? null;
-        let due: number;
-        if (step.duration !== undefined) {
-          const ms = parseDuration(step.duration);
-          if (ms === null) throw new Error(`delay duration ${step.duration} is not a Duration`);
-          due = now + ms;
-        } else {
-          const instant = untilInstant(readPointer(state(), step.until).value);
-          const offset = step.offset === undefined ? 0 : parseSignedDuration(step.offset);
-          if (instant === null || offset === null) {
-            entry.reason = 'until_invalid';
-            entry.outcome = { until: null };
-            break;
-          }
-          due = instant + offset;
-          if (due <= now) {
-            entry.reason = 'until_past';
-            entry.outcome = { until: toIso(due) };
-            break;
-          }
+        const due = delayDue(step, now, step.until === undefined ? undefined : readPointer(state(), step.until).value);
+        if (due.kind === 'until_invalid') {
+          entry.reason = 'until_invalid';
+          entry.outcome = { until: null };
+          break;
         }
-        entry.outcome = { until: toIso(due) };
-        waitUntil = { due, inclusive: false, onDue: () => (entry.reason = 'delay_elapsed') };
+        entry.outcome = { until: toIso(due.due) };
+        if (due.kind === 'until_past') {
+          entry.reason = 'until_past';
+          break;
+        }
+        waitUntil = { due: due.due, inclusive: false, onDue: () => (entry.reason = 'delay_elapsed') };
         break;
       }
       case 'wait_for_event': {
