@@ -5,12 +5,12 @@ import { Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
 import { errorOutcome } from '../../http/domain-errors.js';
 import { toHttpError } from '../../http/error-handler.js';
-import { HttpError, validationError } from '../../http/errors.js';
+import { HttpError } from '../../http/errors.js';
 import { readIdempotencyKey, requestFingerprint } from '../../http/idempotency.js';
 import { ErrorResponses } from '../../http/openapi.js';
 import type { RouteContext } from '../../http/route-context.js';
+import { pageOf, pageStart } from '../../http/pagination.js';
 import { parseDateTime } from '../../http/validation.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { UUID_PATTERN } from '../../lib/ids.js';
 import { getOrganization } from '../orgs/orgs.service.js';
 import { createApiKey, listApiKeys, revokeApiKey } from './api-keys.service.js';
@@ -77,16 +77,10 @@ export function registerApiKeyRoutes(app: FastifyInstance, ctx: RouteContext): v
     async (request) => {
       const { organizationId } = principalOf(request);
       const scope = `${organizationId}:api-keys`;
-      let beforeId: string | null = null;
-      if (request.query.cursor !== undefined) {
-        beforeId = decodeCursor(ctx.cursorSecret, scope, request.query.cursor);
-        if (beforeId === null) throw validationError([{ in: 'query', pointer: '/cursor', message: 'is not a cursor of this route' }]);
-      }
+      const beforeId = pageStart(ctx.cursorSecret, scope, request.query.cursor);
       const limit = request.query.limit ?? 50;
       const rows = await listApiKeys(deps.db.kysely, organizationId, { limit: limit + 1, beforeId });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { data: page, nextCursor: rows.length > limit && last ? encodeCursor(ctx.cursorSecret, scope, last.id) : null };
+      return pageOf(rows, limit, { secret: ctx.cursorSecret, scope, idOf: (row) => row.id }, (row) => row);
     },
   );
 

@@ -25,12 +25,12 @@ import { buildMime, formatAddress } from '../../mail/mime.js';
 import { TransportError, type MailTransport, type OutboundMessage } from '../../mail/transport.js';
 import { getProfile, profileRenderState } from '../profiles/profiles.service.js';
 import { clickLink } from '../public-links/link-tokens.js';
-import { selectSenderProfile } from '../senders/senders.store.js';
+import { selectDomain, selectSenderProfile } from '../senders/senders.store.js';
 import { addSuppression, findSuppression } from '../subscriptions/suppressions.service.js';
 import { getSubscriptionGroup, subscriptionGate } from '../subscriptions/subscriptions.service.js';
 import type { TemplateDefinition } from '../templates/render/definition.js';
 import { DELIVER_JOB } from './emails.service.js';
-import { insertMessage, selectDomainById, selectEmailSendById, selectMessageBySend, updateEmailSend, updateMessage, type EmailSendRow, type MessageRow } from './emails.store.js';
+import { insertMessage, selectEmailSendById, selectMessageBySend, updateEmailSend, updateMessage, type EmailSendRow, type MessageRow } from './emails.store.js';
 import { failureMessage, type Address } from './emails.view.js';
 import { renderSend, selectSnapshotById, unsubscribeLinks } from './send-render.js';
 
@@ -114,7 +114,7 @@ async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContex
   const suppression = await findSuppression(trx, deps.secret, send.organization_id, send.to_email);
   if (suppression) return skip(`suppressed_${suppression.reason}`);
   const sender = await selectSenderProfile(trx, send.organization_id, send.sender_profile_id);
-  const domain = sender ? await selectDomainById(trx, send.organization_id, sender.domain_id) : undefined;
+  const domain = sender ? await selectDomain(trx, send.organization_id, sender.domain_id) : undefined;
   if (!sender || !domain || domain.verified_at === null) return fail('sender_not_verified');
 
   let message = await selectMessageBySend(trx, send.id);

@@ -14,8 +14,8 @@ import { HttpError, validationError, type FieldError } from '../../http/errors.j
 import { readIdempotencyKey, requestFingerprint, type Outcome } from '../../http/idempotency.js';
 import { ErrorResponses } from '../../http/openapi.js';
 import type { RouteContext } from '../../http/route-context.js';
+import { pageOf, pageStart } from '../../http/pagination.js';
 import { bodyAjv, fieldErrorsFromAjv } from '../../http/validation.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { parseDateTime } from '../../lib/date-time.js';
 import { canonicalEmail, parseFriendlyAddress } from '../../lib/email.js';
 import { getCapturedMessage } from '../../mail/capture-transport.js';
@@ -208,11 +208,7 @@ export function registerEmailRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const { organizationId } = principalOf(request);
       const q = request.query;
       const scope = `${organizationId}:emails`;
-      let beforeId: string | null = null;
-      if (q.cursor !== undefined) {
-        beforeId = decodeCursor(ctx.cursorSecret, scope, q.cursor);
-        if (beforeId === null) throw validationError([{ in: 'query', pointer: '/cursor', message: 'is not a cursor of this route' }]);
-      }
+      const beforeId = pageStart(ctx.cursorSecret, scope, q.cursor);
       const limit = q.limit ?? 50;
       const rows = await selectEmailSendsPage(
         db,
@@ -228,9 +224,7 @@ export function registerEmailRoutes(app: FastifyInstance, ctx: RouteContext): vo
         },
         { limit: limit + 1, beforeId },
       );
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { data: page.map(toEmailSendView), nextCursor: rows.length > limit && last ? encodeCursor(ctx.cursorSecret, scope, last.id) : null };
+      return pageOf(rows, limit, { secret: ctx.cursorSecret, scope, idOf: (row) => row.id }, toEmailSendView);
     },
   );
 

@@ -13,11 +13,11 @@ import { parseFriendlyAddress } from '../../lib/email.js';
 import type { IdGenerator } from '../../lib/ids.js';
 import { err, ok, type Result } from '../../lib/result.js';
 import { getProfile, profileRenderState, resolveProfile, type ResolveError } from '../profiles/profiles.service.js';
-import { selectDefaultSenderProfile, selectSenderProfile, selectSenderProfileByEmail, type SenderProfileRow } from '../senders/senders.store.js';
+import { selectDefaultSenderProfile, selectDomain, selectDomainByName, selectSenderProfile, selectSenderProfileByEmail, type SenderProfileRow } from '../senders/senders.store.js';
 import { findSuppression } from '../subscriptions/suppressions.service.js';
 import { subscriptionGate } from '../subscriptions/subscriptions.service.js';
 import { selectTemplate } from '../templates/templates.store.js';
-import { insertEmailSend, selectDomainById, selectDomainByName, selectEmailSendBySendKey, type EmailSendRow } from './emails.store.js';
+import { insertEmailSend, selectEmailSendBySendKey, type EmailSendRow } from './emails.store.js';
 import { failureMessage, toEmailSendView, type Address, type EmailSendView } from './emails.view.js';
 import { renderSend, selectSnapshotById, unsubscribeLinks } from './send-render.js';
 
@@ -76,7 +76,7 @@ function domainOf(email: string): string {
 }
 
 async function isVerifiedSender(db: Kysely<Database>, sender: SenderProfileRow): Promise<boolean> {
-  const domain = await selectDomainById(db, sender.organization_id, sender.domain_id);
+  const domain = await selectDomain(db, sender.organization_id, sender.domain_id);
   return domain !== undefined && domain.verified_at !== null;
 }
 

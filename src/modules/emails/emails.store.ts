@@ -64,11 +64,3 @@ export async function insertMessage(db: Kysely<Database>, row: MessageRow): Prom
 export async function updateMessage(db: Kysely<Database>, id: string, changes: Partial<Omit<MessageRow, 'id' | 'organization_id' | 'email_send_id'>>): Promise<void> {
   await db.updateTable('messages').set(changes).where('id', '=', id).execute();
 }
-
-export function selectDomainByName(db: Kysely<Database>, organizationId: string, name: string) {
-  return db.selectFrom('domains').selectAll().where('organization_id', '=', organizationId).where('name', '=', name).executeTakeFirst();
-}
-
-export function selectDomainById(db: Kysely<Database>, organizationId: string, id: string) {
-  return db.selectFrom('domains').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
-}

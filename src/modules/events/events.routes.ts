@@ -11,8 +11,8 @@ import { HttpError, validationError, type FieldError } from '../../http/errors.j
 import { readIdempotencyKey, requestFingerprint } from '../../http/idempotency.js';
 import { ErrorResponses } from '../../http/openapi.js';
 import type { RouteContext } from '../../http/route-context.js';
+import { pageOf, pageStart } from '../../http/pagination.js';
 import { canonicalEmail, parseDateTime } from '../../http/validation.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { escapeToken } from '../../lib/json-pointer.js';
 import { EventIdParams, ListEventsQuery, TrackEventBody, TrackEventResponse, UserEventSchema } from './events.schema.js';
 import { toUserEventView, trackEvent } from './events.service.js';
@@ -124,13 +124,11 @@ export function registerEventRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const { organizationId } = principalOf(request);
       const q = request.query;
       const scope = `${organizationId}:events`;
-      let after: { receivedAt: number; id: string } | null = null;
-      if (q.cursor !== undefined) {
-        const position = decodeCursor(ctx.cursorSecret, scope, q.cursor);
-        const m = position === null ? null : /^(\d+):(.+)$/.exec(position);
-        if (!m) throw validationError([{ in: 'query', pointer: '/cursor', message: 'is not a cursor of this route' }]);
-        after = { receivedAt: Number(m[1]), id: m[2]! };
-      }
+      // The position is `<receivedAt>:<id>`: events are ordered by receipt, then id.
+      const position = pageStart(ctx.cursorSecret, scope, q.cursor);
+      const m = position === null ? null : /^(\d+):(.+)$/.exec(position);
+      if (position !== null && !m) throw validationError([{ in: 'query', pointer: '/cursor', message: 'is not a cursor of this route' }]);
+      const after = m ? { receivedAt: Number(m[1]), id: m[2]! } : null;
       const limit = q.limit ?? 50;
       const rows = await selectUserEventsPage(
         deps.db.kysely,
@@ -145,10 +143,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: RouteContext): vo
         },
         { limit: limit + 1, after },
       );
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      const nextCursor = rows.length > limit && last ? encodeCursor(ctx.cursorSecret, scope, `${last.received_at}:${last.id}`) : null;
-      return { data: page.map(toUserEventView), nextCursor };
+      return pageOf(rows, limit, { secret: ctx.cursorSecret, scope, idOf: (row) => `${row.received_at}:${row.id}` }, toUserEventView);
     },
   );
 }

@@ -9,7 +9,7 @@ import { HttpError, validationError } from '../../http/errors.js';
 import { readIdempotencyKey, requestFingerprint } from '../../http/idempotency.js';
 import { ErrorResponses } from '../../http/openapi.js';
 import type { RouteContext } from '../../http/route-context.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { pageOf, pageStart } from '../../http/pagination.js';
 import type { Result } from '../../lib/result.js';
 import { CreateJourneyBody, JourneyIdParams, JourneySchema, JourneyVersionSchema, ListJourneysQuery, UpdateJourneyBody, ValidateJourneyBody } from './journeys.schema.js';
 import {
@@ -74,22 +74,17 @@ export function registerJourneyRoutes(app: FastifyInstance, ctx: RouteContext, r
     async (request) => {
       const { organizationId } = principalOf(request);
       const scope = `${organizationId}:journeys`;
-      let beforeId: string | null = null;
-      if (request.query.cursor !== undefined) {
-        beforeId = decodeCursor(ctx.cursorSecret, scope, request.query.cursor);
-        if (beforeId === null) throw validationError([{ in: 'query', pointer: '/cursor', message: 'is not a cursor of this route' }]);
-      }
+      const beforeId = pageStart(ctx.cursorSecret, scope, request.query.cursor);
       const limit = request.query.limit ?? 50;
       const filter = {
         ...(request.query.status !== undefined ? { status: request.query.status } : {}),
         ...(request.query.key !== undefined ? { key: request.query.key } : {}),
       };
       const rows = await selectJourneysPage(db, organizationId, filter, { limit: limit + 1, beforeId });
-      const page = rows.slice(0, limit);
+      const page = pageOf(rows, limit, { secret: ctx.cursorSecret, scope, idOf: (row) => row.id }, (row) => row);
       const data = [];
-      for (const row of page) data.push(toJourneyView(row, (await selectJourneyVersion(db, row.version_id))!));
-      const last = page.at(-1);
-      return { data, nextCursor: rows.length > limit && last ? encodeCursor(ctx.cursorSecret, scope, last.id) : null };
+      for (const row of page.data) data.push(toJourneyView(row, (await selectJourneyVersion(db, row.version_id))!));
+      return { data, nextCursor: page.nextCursor };
     },
   );
 

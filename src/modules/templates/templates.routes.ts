@@ -9,7 +9,7 @@ import { HttpError, validationError } from '../../http/errors.js';
 import { readIdempotencyKey, requestFingerprint, type Outcome } from '../../http/idempotency.js';
 import { ErrorResponses } from '../../http/openapi.js';
 import type { RouteContext } from '../../http/route-context.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { pageOf, pageStart } from '../../http/pagination.js';
 import type { Result } from '../../lib/result.js';
 import {
   CreateTemplateBody,
@@ -169,17 +169,12 @@ export function registerTemplateRoutes(app: FastifyInstance, ctx: RouteContext):
     async (request) => {
       const { organizationId } = principalOf(request);
       const scope = `${organizationId}:snapshots:${request.params.id.toLowerCase()}`;
-      let beforeVersion: number | null = null;
-      if (request.query.cursor !== undefined) {
-        const position = decodeCursor(ctx.cursorSecret, scope, request.query.cursor);
-        if (position === null || !/^\d+$/.test(position)) throw validationError([{ in: 'query', pointer: '/cursor', message: 'is not a cursor of this route' }]);
-        beforeVersion = Number(position);
-      }
+      const position = pageStart(ctx.cursorSecret, scope, request.query.cursor);
+      if (position !== null && !/^\d+$/.test(position)) throw validationError([{ in: 'query', pointer: '/cursor', message: 'is not a cursor of this route' }]);
+      const beforeVersion = position === null ? null : Number(position);
       const limit = request.query.limit ?? 50;
       const rows = unwrap(await listSnapshots(db, organizationId, request.params.id, { limit: limit + 1, beforeVersion }));
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { data: page, nextCursor: rows.length > limit && last ? encodeCursor(ctx.cursorSecret, scope, String(last.version)) : null };
+      return pageOf(rows, limit, { secret: ctx.cursorSecret, scope, idOf: (row) => String(row.version) }, (row) => row);
     },
   );
 
