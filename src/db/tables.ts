@@ -55,7 +55,8 @@ export interface ProfilesTable {
   updated_at: number;
 }
 
-export type IdentityKind = 'email' | 'external_id';
+/** `anonymous_id`: an anonymousId linked to the Profile (profiles.md §2); never used to find one by email or externalId. */
+export type IdentityKind = 'email' | 'external_id' | 'anonymous_id';
 
 export interface ProfileIdentitiesTable {
   organization_id: string;

@@ -16,12 +16,14 @@ import {
   deleteIdentity,
   insertIdentities,
   insertProfile,
+  selectAnonymousIdOwner,
   selectIdentityOwners,
   selectProfile,
   selectProperties,
   selectPropertyValue,
   touchProfile,
   updateProfile,
+  upsertAnonymousIdLink,
   upsertProperties,
   type ProfileRow,
 } from './profiles.store.js';
@@ -125,6 +127,28 @@ async function withSourceTag(db: Kysely<Database>, profile: ProfileRow, tag: Sou
   profile.updated_at = now;
   await updateProfile(db, profile.id, { sources: profile.sources, updated_at: now });
   return profile;
+}
+
+/** What linking an anonymousId did; `relinked` names the Profile it was taken from. */
+export type AnonymousIdLink = { outcome: 'linked' | 'unchanged' } | { outcome: 'relinked'; previousProfileId: string };
+
+/**
+ * Links an anonymousId to a resolved Profile (profiles.md §2; journeys.trigger, and ingest once
+ * it exists). An anonymousId is only ever linked, never used to find or create a Profile. Linking
+ * it again to the same Profile changes nothing; one linked to another Profile is re-linked to
+ * this, the newer one (ingest.md §2.2 — older events stay where they are), and the outcome names
+ * the previous Profile so the caller can record the move.
+ */
+export async function linkAnonymousId(
+  db: Kysely<Database>,
+  deps: { clock: Clock },
+  profile: Pick<ProfileRow, 'id' | 'organization_id'>,
+  anonymousId: string,
+): Promise<AnonymousIdLink> {
+  const owner = await selectAnonymousIdOwner(db, profile.organization_id, anonymousId);
+  if (owner === profile.id) return { outcome: 'unchanged' };
+  await upsertAnonymousIdLink(db, { organizationId: profile.organization_id, anonymousId, profileId: profile.id, now: deps.clock.now() });
+  return owner === null ? { outcome: 'linked' } : { outcome: 'relinked', previousProfileId: owner };
 }
 
 export interface PropertyWrite {

@@ -59,6 +59,39 @@ export async function deleteIdentity(db: Kysely<Database>, organizationId: strin
     .execute();
 }
 
+/** The Profile an anonymousId of the organization is linked to, if any. */
+export async function selectAnonymousIdOwner(db: Kysely<Database>, organizationId: string, anonymousId: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('profile_identities')
+    .select('profile_id')
+    .where('organization_id', '=', organizationId)
+    .where('kind', '=', 'anonymous_id')
+    .where('value', '=', anonymousId)
+    .executeTakeFirst();
+  return row?.profile_id ?? null;
+}
+
+/**
+ * Links the anonymousId to the Profile, taking it over from any other Profile. One statement on
+ * the identity's primary key, so concurrent links of one anonymousId never fail on the unique
+ * key: the last to commit holds it. Linking it to the Profile it already belongs to writes nothing.
+ */
+export async function upsertAnonymousIdLink(
+  db: Kysely<Database>,
+  row: { organizationId: string; anonymousId: string; profileId: string; now: number },
+): Promise<void> {
+  await db
+    .insertInto('profile_identities')
+    .values({ organization_id: row.organizationId, kind: 'anonymous_id', value: row.anonymousId, profile_id: row.profileId, created_at: row.now })
+    .onConflict((oc) =>
+      oc
+        .columns(['organization_id', 'kind', 'value'])
+        .doUpdateSet({ profile_id: row.profileId, created_at: row.now })
+        .where('profile_identities.profile_id', '<>', row.profileId),
+    )
+    .execute();
+}
+
 export function selectProfile(db: Kysely<Database>, organizationId: string, id: string): Promise<ProfileRow | undefined> {
   return db.selectFrom('profiles').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
 }

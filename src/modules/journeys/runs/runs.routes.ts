@@ -85,19 +85,27 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
         const limits = checkTriggerLimits(body);
         if (limits.length > 0) invalid = validationError(limits);
       }
-      return idempotency.respond(reply, { organizationId, key, fingerprint: () => requestFingerprint('POST', request.url, request.body) }, async (trx) => {
+      const relinked: { run: { runId: string; profileId: string; previousProfileId: string } | null } = { run: null };
+      const answer = await idempotency.respond(reply, { organizationId, key, fingerprint: () => requestFingerprint('POST', request.url, request.body) }, async (trx) => {
         if (invalid !== null) return errorOutcome(invalid);
-        const { email, externalId, userId, properties } = body.profile;
+        const { email, externalId, userId, anonymousId, properties } = body.profile;
         const external = externalId ?? userId;
         const result = await triggerJourney(trx, deps, organizationId, request.params.journeyKey, {
           identity: { ...(email !== undefined ? { email: canonicalEmail(email) } : {}), ...(external !== undefined ? { externalId: external } : {}) },
+          ...(anonymousId !== undefined ? { anonymousId } : {}),
           ...(properties !== undefined ? { properties } : {}),
           variables: body.variables ?? {},
           receivedAt,
         });
         if (!result.ok) return errorOutcome(domainHttpError(result.error));
-        return { status: 202, body: { runId: result.value.runId, status: result.value.status }, profileId: result.value.profileId };
+        const { runId, status, profileId, anonymousIdLink } = result.value;
+        relinked.run = anonymousIdLink?.outcome === 'relinked' ? { runId, profileId, previousProfileId: anonymousIdLink.previousProfileId } : null;
+        return { status: 202, body: { runId, status }, profileId };
       });
+      // Moving an anonymousId between Profiles is legitimate (ingest.md §2.2) but never silent.
+      // Ids only: the anonymousId itself is an identifier of a person and stays out of logs.
+      if (relinked.run !== null) deps.logger.info({ organizationId, ...relinked.run }, 'journeys.trigger re-linked an anonymousId to another Profile');
+      return answer;
     },
   );
 

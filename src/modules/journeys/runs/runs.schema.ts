@@ -22,7 +22,7 @@ export const TriggerBody = Type.Object(
         email: Type.Optional(Type.String({ format: 'sf-email', maxLength: 320, description: 'Trimmed and lower-cased before use.' })),
         externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NO_CONTROL_CHARS })),
         userId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NO_CONTROL_CHARS, description: 'Synonym of externalId (both given and different → 400).' })),
-        anonymousId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NO_CONTROL_CHARS, description: 'Linked to the resolved Profile; never finds or creates one.' })),
+        anonymousId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NO_CONTROL_CHARS, description: 'Linked to the resolved Profile (moved from another Profile it was linked to, as ingest does); never finds or creates one.' })),
         properties: Type.Optional(
           Type.Unsafe<Record<string, unknown>>({
             type: 'object',

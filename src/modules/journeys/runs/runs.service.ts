@@ -6,7 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, JourneyRunStatus, JourneyStatus } from '../../../db/tables.js';
 import { err, ok, type Result } from '../../../lib/result.js';
-import { applyProperties, resolveProfile, type IdentityInput, type ResolveError } from '../../profiles/profiles.service.js';
+import { applyProperties, linkAnonymousId, resolveProfile, type AnonymousIdLink, type IdentityInput, type ResolveError } from '../../profiles/profiles.service.js';
 import { selectJourney, selectJourneyByKey } from '../journeys.store.js';
 import { decideEligibility, enrollRun, recordEntryDecision, type EligibilityRule, type EntryRequest } from './entry.js';
 import { exitRun, type JobDeps } from './lifecycle.js';
@@ -152,16 +152,27 @@ export async function journeyStats(db: Kysely<Database>, organizationId: string,
 
 export interface TriggerInput {
   identity: IdentityInput;
+  /** Linked to the resolved Profile; never finds or creates one. */
+  anonymousId?: string;
   properties?: Record<string, unknown>;
   variables: Record<string, unknown>;
   receivedAt: number;
 }
 
+export interface TriggerResult {
+  runId: string;
+  status: 'queued';
+  profileId: string;
+  /** What linking `anonymousId` did; null without one. */
+  anonymousIdLink: AnonymousIdLink | null;
+}
+
 /**
  * `POST /api/v1/journeys/{journeyKey}/trigger` (§7.1): resolve the Profile as events.track does,
- * apply its properties, decide eligibility and enroll. Every refusal writes nothing: the Profile
- * work and the entry checks run under a savepoint that a refusal rolls back (the caller's
- * transaction still stores the idempotency record of the refusal).
+ * apply its properties, decide eligibility, link the anonymousId and enroll. Every refusal writes
+ * nothing: the Profile work and the entry checks run under a savepoint that a refusal rolls back
+ * (the caller's transaction still stores the idempotency record of the refusal); the link is
+ * made only once the run is certain, in the same transaction as the run.
  */
 export async function triggerJourney(
   db: Kysely<Database>,
@@ -169,7 +180,7 @@ export async function triggerJourney(
   organizationId: string,
   journeyKey: string,
   input: TriggerInput,
-): Promise<Result<{ runId: string; status: 'queued'; profileId: string }, RunError | ResolveError>> {
+): Promise<Result<TriggerResult, RunError | ResolveError>> {
   const journey = await selectJourneyByKey(db, organizationId, journeyKey);
   if (!journey) return err({ type: 'journey_not_found' });
   if (journey.status !== 'Active') return err({ type: 'invalid_state', status: journey.status });
@@ -200,10 +211,11 @@ export async function triggerJourney(
   const runId = deps.ids();
   const eligibility = await decideEligibility(db, deps, request, runId);
   if (!eligibility.eligible) return refuse({ type: 'not_eligible' as const, rule: eligibility.rule });
+  const anonymousIdLink = input.anonymousId === undefined ? null : await linkAnonymousId(db, deps, profile, input.anonymousId);
   await enrollRun(db, deps, request, runId, eligibility.entryKey);
   await recordEntryDecision(db, deps, request, { outcome: 'enrolled', runId });
   await sql`release savepoint journey_trigger`.execute(db);
-  return ok({ runId, status: 'queued', profileId: profile.id });
+  return ok({ runId, status: 'queued', profileId: profile.id, anonymousIdLink });
 }
 
 /** Deletes entry decisions older than the retention window (the periodic purge job). */
