@@ -151,7 +151,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
 
     // The worker gets the burst clock; the deps object is shared, so swap the clock it reads.
     const deps = { ...bench.deps, clock };
-    const counting = countingTransport(createCaptureTransport(bench.db, clock));
+    const counting = countingTransport(createCaptureTransport(bench.db, clock, bench.deps.committer));
     transport = counting;
     const worker = createWorker(deps, { transport: counting });
     const started = performance.now();
@@ -236,7 +236,7 @@ export async function runLateness(options: LatenessOptions): Promise<LatenessRes
     if (lead < 0) throw new Error(`inserting ${options.timers} timers took longer than the ${options.leadSeconds} s lead; raise it`);
     options.log(`  ${options.timers.toLocaleString('en-US')} timers due every ${spacing.toFixed(1)} ms over ${options.windowSeconds} s, first in ${(lead / 1000).toFixed(1)} s`);
 
-    const transport = countingTransport(createCaptureTransport(bench.db, systemClock));
+    const transport = countingTransport(createCaptureTransport(bench.db, systemClock, bench.deps.committer));
     const worker = createWorker(bench.deps, { transport });
     worker.start();
     const deadline = firstDue + options.windowSeconds * 1000 + 60_000;

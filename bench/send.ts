@@ -230,7 +230,7 @@ async function runPipeline(config: BenchConfig, target: Target, kind: TransportK
     logLevel: config.logLevel,
     workerConcurrency: config.workerConcurrency,
   });
-  const transport = countingTransport(kind === 'capture' ? createCaptureTransport(bench.db, bench.deps.clock) : createSmtpTransport(sink.url));
+  const transport = countingTransport(kind === 'capture' ? createCaptureTransport(bench.db, bench.deps.clock, bench.deps.committer) : createSmtpTransport(sink.url));
   const worker = createWorker(bench.deps, { transport });
   // A transient transport failure is retried after 30 s ± 20 % (emails.md §5): the stall limit lets
   // one retry happen (and be reported) instead of giving up; the overall limit keeps the run bounded.

@@ -32,7 +32,7 @@ export interface WorkerOptions {
 }
 
 export function createWorker(deps: Deps, options: WorkerOptions = {}): Worker {
-  const transport = options.transport ?? createMailTransport(deps.config, deps.db, deps.clock);
+  const transport = options.transport ?? createMailTransport(deps.config, deps.db, deps.clock, deps.committer);
   const runner = new JobRunner({
     db: deps.db,
     clock: deps.clock,

@@ -3,7 +3,7 @@
  *
  * - `start()` runs a poll loop: claim up to the free concurrency, run each claimed job, sleep
  *   `pollIntervalMs` (the poll cadence is the one real timer here; business timers are `run_at`
- *   rows). A full batch means a backlog, so it claims again as soon as a slot frees up.
+ *   rows). A full batch means a backlog, so it claims again as soon as half the slots are free.
  * - `stop()` stops claiming, waits for in-flight handlers (up to a timeout, then aborts their
  *   `ctx.signal` and leaves them to lease expiry: work may repeat, it is not lost) and resolves.
  * - `runDueJobsOnce()` claims and runs what is due at `clock.now()` until nothing is, so tests
@@ -200,8 +200,10 @@ export class JobRunner {
       }
       if (this.#stopping) break;
       if (saturated) {
-        // A backlog: claim again as soon as a handler finishes (right away if one already has).
-        if (this.#inFlight.size < this.#concurrency) continue;
+        // A backlog: claim again once half the slots are free. Refilling one slot at a time
+        // would cost a claim (a write and a commit) per job and start handlers one by one,
+        // so the group committer could not batch their transactions.
+        if (this.#hasRefillRoom()) continue;
         this.#waitingForCapacity = true;
         await this.#sleep(null);
         this.#waitingForCapacity = false;
@@ -213,6 +215,10 @@ export class JobRunner {
         await this.#sleep(delay);
       }
     }
+  }
+
+  #hasRefillRoom(): boolean {
+    return this.#inFlight.size <= this.#concurrency - Math.ceil(this.#concurrency / 2);
   }
 
   #claim(limit: number): Promise<ClaimedJob[]> {
@@ -236,7 +242,7 @@ export class JobRunner {
     const abort = new AbortController();
     const done = this.#execute(job, abort).finally(() => {
       this.#inFlight.delete(job.id);
-      if (this.#waitingForCapacity) this.#wakeUp?.();
+      if (this.#waitingForCapacity && this.#hasRefillRoom()) this.#wakeUp?.();
     });
     this.#inFlight.set(job.id, { done, abort });
     return done;

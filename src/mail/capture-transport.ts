@@ -6,17 +6,24 @@
  * racing workers cannot both insert.
  */
 import type { Db } from '../db/connect.js';
-import type { CapturedMessagesTable } from '../db/tables.js';
+import type { GroupCommitter } from '../db/group-commit.js';
+import type { Kysely } from 'kysely';
+import type { CapturedMessagesTable, Database } from '../db/tables.js';
 import type { Clock } from '../lib/clock.js';
 import type { MailTransport, OutboundMessage, SendResult } from './transport.js';
 
 export type CapturedMessageRow = CapturedMessagesTable;
 
-export function createCaptureTransport(db: Db, clock: Clock): MailTransport {
+/**
+ * With a `committer`, concurrent hand-offs share one transaction (one commit for a batch of
+ * deliveries instead of one each); the hand-off still resolves only after its row committed.
+ */
+export function createCaptureTransport(db: Db, clock: Clock, committer?: GroupCommitter): MailTransport {
+  const run = committer ? committer.run.bind(committer) : <T>(work: (trx: Kysely<Database>) => Promise<T>) => work(db.kysely);
   return {
     name: 'capture',
     async send(msg: OutboundMessage): Promise<SendResult> {
-      await db.kysely
+      await run((trx) => trx
         .insertInto('captured_messages')
         .values({
           message_id_header: msg.messageIdHeader,
@@ -31,7 +38,7 @@ export function createCaptureTransport(db: Db, clock: Clock): MailTransport {
             handoff_count: eb('captured_messages.handoff_count', '+', 1),
           })),
         )
-        .execute();
+        .execute());
       return { transportMessageId: msg.messageIdHeader };
     },
     async close(): Promise<void> {

@@ -20,6 +20,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Db } from '../../../db/connect.js';
+import type { GroupCommitter } from '../../../db/group-commit.js';
 import type { Database } from '../../../db/tables.js';
 import { enqueueJob, JobLeaseLostError, type ClaimedJob } from '../../../jobs/queue.js';
 import { PermanentJobError, type JobContext, type JobHandler } from '../../../jobs/runner.js';
@@ -34,6 +35,8 @@ const MAX_ERROR_LENGTH = 500;
 
 export interface StepEngineDeps extends StepDeps {
   db: Db;
+  /** Step transactions of concurrent jobs share a commit (a timer burst is thousands at once). */
+  committer: GroupCommitter;
   logger: Pick<Logger, 'error' | 'warn'>;
 }
 
@@ -44,14 +47,14 @@ export function createStepHandler(deps: StepEngineDeps): JobHandler {
     // Where the transaction was when it threw: the step to blame once attempts are exhausted.
     const progress = { stepId };
     try {
-      await deps.db.kysely.transaction().execute(async (trx) => {
+      await deps.committer.run(async (trx) => {
         await ctx.completeInTransaction(trx);
         await advanceRun(trx, deps, { runId, stepId, dueAt: job.runAt, chain: job.attempts === 1 && job.maxAttempts > 1, progress });
       });
     } catch (error) {
       if (error instanceof JobLeaseLostError || job.attempts < job.maxAttempts) throw error;
       deps.logger.error({ err: error, jobId: job.id, runId, stepId: progress.stepId }, 'journey step failed after its last attempt; the run fails');
-      await deps.db.kysely.transaction().execute(async (trx) => {
+      await deps.committer.run(async (trx) => {
         await ctx.completeInTransaction(trx);
         await failRunAtStep(trx, deps, runId, progress.stepId, error);
       });
