@@ -12,6 +12,7 @@ import { createDeliveryHandler } from './modules/emails/delivery.js';
 import { createEmailSend, DELIVER_JOB } from './modules/emails/emails.service.js';
 import { purgeEntryDecisions } from './modules/journeys/runs/runs.service.js';
 import { STEP_JOB } from './modules/journeys/runs/lifecycle.js';
+import { reapRunsOfFailedStepJobs, RUN_REAP_INTERVAL_MS, RUN_REAP_JOB } from './modules/journeys/runs/reaper.js';
 import { createStepHandler } from './modules/journeys/runs/step-engine.js';
 
 const HOUR_MS = 3600_000;
@@ -53,6 +54,9 @@ export function createWorker(deps: Deps, options: WorkerOptions = {}): Worker {
   runner.register('journeys.entry-decisions.purge', async () => {
     await purgeEntryDecisions(deps.db.kysely, deps.clock.now() - deps.config.entryDecisionRetentionDays * 24 * HOUR_MS);
   });
+  runner.register(RUN_REAP_JOB, async () => {
+    await reapRunsOfFailedStepJobs(deps.db.kysely, deps);
+  });
   return {
     runner,
     transport,
@@ -62,6 +66,7 @@ export function createWorker(deps: Deps, options: WorkerOptions = {}): Worker {
         runner.schedule('idempotency.purge', HOUR_MS),
         runner.schedule('jobs.purge', HOUR_MS),
         runner.schedule('journeys.entry-decisions.purge', HOUR_MS),
+        runner.schedule(RUN_REAP_JOB, RUN_REAP_INTERVAL_MS),
       ]).catch((error: unknown) =>
         deps.logger.error({ err: error }, 'scheduling maintenance jobs failed'),
       );

@@ -320,6 +320,29 @@ export async function cancelQueuedJobs(db: Kysely<Database>, uniqueKeys: readonl
     .execute();
 }
 
+/**
+ * A page of failed jobs of `type` (step jobs), by id. Failed step jobs are rare — the handler
+ * completes its job even when the step fails for good — and purged with the other finished jobs,
+ * so the reaper can afford to look at all of them every time.
+ */
+export function selectFailedJobs(db: Kysely<Database>, type: string, afterId: string | null, limit: number): Promise<{ id: string; payload: string; last_error: string | null }[]> {
+  return db
+    .selectFrom('jobs')
+    .select(['id', 'payload', 'last_error'])
+    .where('status', '=', 'failed')
+    .where('type', '=', type)
+    .$if(afterId !== null, (q) => q.where('id', '>', afterId ?? ''))
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+/** The live runs among `runIds` with the step they are at. */
+export function selectLiveRunSteps(db: Kysely<Database>, runIds: readonly string[]): Promise<{ id: string; current_step_id: string | null }[]> {
+  if (runIds.length === 0) return Promise.resolve([]);
+  return db.selectFrom('journey_runs').select(['id', 'current_step_id']).where('id', 'in', runIds).where('status', 'in', LIVE_RUN_STATUSES).execute();
+}
+
 export function selectJourneyStatus(db: Kysely<Database>, journeyId: string): Promise<Pick<JourneysTable, 'status' | 'organization_id'> | undefined> {
   return db.selectFrom('journeys').select(['status', 'organization_id']).where('id', '=', journeyId).executeTakeFirst();
 }

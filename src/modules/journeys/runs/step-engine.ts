@@ -151,8 +151,11 @@ export async function advanceRun(trx: Kysely<Database>, deps: StepDeps, options:
   }
 }
 
-/** The last attempt failed: the step is `failed` (`internal_error`) and the run `failed` with the error. */
-async function failRunAtStep(trx: Kysely<Database>, deps: StepDeps, runId: string, stepId: string, error: unknown): Promise<void> {
+/**
+ * The last attempt failed: the step is `failed` (`internal_error`) and the run `failed` with the
+ * error. Also used by the reaper (./reaper.ts) for step jobs that failed outside the handler.
+ */
+export async function failRunAtStep(trx: Kysely<Database>, deps: Pick<StepDeps, 'clock' | 'ids'>, runId: string, stepId: string, error: unknown): Promise<void> {
   const run: RunRow | undefined = await lockRun(trx, runId);
   if (!run || (run.status !== 'queued' && run.status !== 'running')) return;
   const now = deps.clock.now();
