@@ -80,6 +80,65 @@ async function isVerifiedSender(db: Kysely<Database>, sender: SenderProfileRow):
   return domain !== undefined && domain.verified_at !== null;
 }
 
+export type SenderChoiceError =
+  | { type: 'reference_not_found'; pointers: string[] }
+  | { type: 'sender_not_verified' }
+  | { type: 'sender_mismatch' }
+  | { type: 'reply_to_not_allowed' };
+
+export interface SenderChoice {
+  sender: SenderProfileRow;
+  /** The display name given in `from`, else null (the SenderProfile's name applies). */
+  fromName: string | null;
+  replyTo: Address | null;
+}
+
+/**
+ * Sender and Reply-To of a send (emails.md §1.1 steps 3–4): the first sender rule that applies,
+ * which must end on a SenderProfile of a verified Domain, and a Reply-To on a verified Domain.
+ * `rendered` holds the snapshot's rendered `from` / `replyTo` ('' when empty or not rendered).
+ * Reads only, so the journey simulator asks the same question the real send does.
+ */
+export async function chooseSender(
+  db: Kysely<Database>,
+  organizationId: string,
+  request: Pick<SendRequest, 'from' | 'senderProfileId' | 'replyTo'>,
+  rendered: { from: string; replyTo: string },
+  snapshotSenderProfileId: string | null,
+): Promise<Result<SenderChoice, SenderChoiceError>> {
+  // 3. Sender.
+  let sender: SenderProfileRow | undefined;
+  let fromName: string | null = null;
+  if (request.from !== undefined) {
+    sender = await selectSenderProfileByEmail(db, organizationId, request.from.email.toLowerCase());
+    if (!sender) return err({ type: 'sender_not_verified' });
+    if (request.senderProfileId !== undefined && request.senderProfileId.toLowerCase() !== sender.id) return err({ type: 'sender_mismatch' });
+    fromName = request.from.name;
+  } else if (request.senderProfileId !== undefined) {
+    sender = await selectSenderProfile(db, organizationId, request.senderProfileId.toLowerCase());
+    if (!sender) return err({ type: 'reference_not_found', pointers: ['/senderProfileId'] });
+  } else if (rendered.from !== '') {
+    const parsed = parseFriendlyAddress(rendered.from);
+    sender = parsed ? await selectSenderProfileByEmail(db, organizationId, parsed.email.toLowerCase()) : undefined;
+    if (!sender) return err({ type: 'sender_not_verified' });
+    fromName = parsed!.name;
+  } else if (snapshotSenderProfileId !== null) {
+    sender = await selectSenderProfile(db, organizationId, snapshotSenderProfileId);
+  }
+  sender ??= await selectDefaultSenderProfile(db, organizationId);
+  if (!sender || !(await isVerifiedSender(db, sender))) return err({ type: 'sender_not_verified' });
+
+  // 4. Reply-To, on a verified domain of the organization.
+  let replyTo: Address | null = request.replyTo ?? null;
+  if (replyTo === null && rendered.replyTo !== '') replyTo = parseFriendlyAddress(rendered.replyTo);
+  if (replyTo === null && sender.reply_to !== null) replyTo = parseFriendlyAddress(sender.reply_to);
+  if (replyTo !== null) {
+    const domain = await selectDomainByName(db, organizationId, domainOf(replyTo.email));
+    if (!domain || domain.verified_at === null) return err({ type: 'reply_to_not_allowed' });
+  }
+  return ok({ sender, fromName, replyTo });
+}
+
 export async function createEmailSend(
   db: Kysely<Database>,
   deps: SendDeps,
@@ -132,36 +191,10 @@ export async function createEmailSend(
   const rendered = renderSend(snapshot, context, unsubscribeLinks(deps.publicUrl, deps.secret, context));
   const renderedHeaders = rendered.ok ? rendered.value : { subject: '', from: '', replyTo: '' };
 
-  // 3. Sender.
-  let sender: SenderProfileRow | undefined;
-  let fromName: string | null = null;
-  if (request.from !== undefined) {
-    sender = await selectSenderProfileByEmail(db, organizationId, request.from.email.toLowerCase());
-    if (!sender) return err({ type: 'sender_not_verified' });
-    if (request.senderProfileId !== undefined && request.senderProfileId.toLowerCase() !== sender.id) return err({ type: 'sender_mismatch' });
-    fromName = request.from.name;
-  } else if (request.senderProfileId !== undefined) {
-    sender = await selectSenderProfile(db, organizationId, request.senderProfileId.toLowerCase());
-    if (!sender) return err({ type: 'reference_not_found', pointers: ['/senderProfileId'] });
-  } else if (renderedHeaders.from !== '') {
-    const parsed = parseFriendlyAddress(renderedHeaders.from);
-    sender = parsed ? await selectSenderProfileByEmail(db, organizationId, parsed.email.toLowerCase()) : undefined;
-    if (!sender) return err({ type: 'sender_not_verified' });
-    fromName = parsed!.name;
-  } else if (snapshot.sender_profile_id !== null) {
-    sender = await selectSenderProfile(db, organizationId, snapshot.sender_profile_id);
-  }
-  sender ??= await selectDefaultSenderProfile(db, organizationId);
-  if (!sender || !(await isVerifiedSender(db, sender))) return err({ type: 'sender_not_verified' });
-
-  // 4. Reply-To, on a verified domain of the organization.
-  let replyTo: Address | null = request.replyTo ?? null;
-  if (replyTo === null && renderedHeaders.replyTo !== '') replyTo = parseFriendlyAddress(renderedHeaders.replyTo);
-  if (replyTo === null && sender.reply_to !== null) replyTo = parseFriendlyAddress(sender.reply_to);
-  if (replyTo !== null) {
-    const domain = await selectDomainByName(db, organizationId, domainOf(replyTo.email));
-    if (!domain || domain.verified_at === null) return err({ type: 'reply_to_not_allowed' });
-  }
+  // 3–4. Sender and Reply-To.
+  const chosen = await chooseSender(db, organizationId, request, renderedHeaders, snapshot.sender_profile_id);
+  if (!chosen.ok) return chosen;
+  const { sender, fromName, replyTo } = chosen.value;
 
   // 5–6. Freeze the envelope; gates.
   let skipReason: string | null = null;

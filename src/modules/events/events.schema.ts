@@ -10,6 +10,10 @@ const NO_CONTROL_CHARS = '^[^\\u0000-\\u001F\\u007F]+$';
 const FreeObject = <T = Record<string, unknown>>(options: Record<string, unknown> = {}) =>
   Type.Unsafe<T>({ type: 'object', additionalProperties: true, ...options });
 
+/** `redactedDataPaths` (events.md §5): also accepted by the journey simulator for its event data. */
+export const RedactedDataPaths = (description: string) =>
+  Type.Array(Type.String({ pattern: '^/event/', format: 'sf-json-pointer', maxLength: 1024 }), { maxItems: 100, description });
+
 export const TrackEventBody = Type.Object(
   {
     event: Type.String({ minLength: 1, maxLength: 255, pattern: NO_CONTROL_CHARS, description: 'Business event name, case-sensitive.' }),
@@ -29,12 +33,7 @@ export const TrackEventBody = Type.Object(
     ),
     data: Type.Optional(FreeObject({ description: 'One-event payload (≤ 256 KiB serialised), exposed to templates and conditions as /event/*.' })),
     referenceId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Caller correlation id; not used for idempotency.' })),
-    redactedDataPaths: Type.Optional(
-      Type.Array(Type.String({ pattern: '^/event/', format: 'sf-json-pointer', maxLength: 1024 }), {
-        maxItems: 100,
-        description: 'JSON Pointers under /event/ removed from data before anything is stored or logged.',
-      }),
-    ),
+    redactedDataPaths: Type.Optional(RedactedDataPaths('JSON Pointers under /event/ removed from data before anything is stored or logged.')),
     occurredAt: Type.Optional(Type.String({ format: 'sf-date-time', description: 'When the event happened (default: receipt time); at most 24 h in the future.' })),
   },
   { additionalProperties: false },

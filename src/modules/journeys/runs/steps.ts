@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/tables.js';
 import { parseDuration } from '../../../lib/duration.js';
 import { toIso } from '../../../lib/clock.js';
-import { createEmailSend } from '../../emails/emails.service.js';
+import { createEmailSend, type SendError } from '../../emails/emails.service.js';
 import { applyProperties } from '../../profiles/profiles.service.js';
 import { selectProfile } from '../../profiles/profiles.store.js';
 import { evaluateCondition, readPointer } from '../definition/condition.js';
@@ -62,6 +62,16 @@ const SKIPPING_SEND_ERRORS: Record<string, string> = {
   sender_mismatch: 'sender_not_verified',
 };
 
+/**
+ * The step reason (§6.3) for a send the emails service refused, or null when the refusal is not
+ * one a send_email step skips over. Shared with the simulator, so both skip for the same reasons.
+ */
+export function sendSkipReason(error: SendError): string | null {
+  // The template was deleted; a missing group cannot have this Profile subscribed; a missing sender fails the sender rules.
+  if (error.type === 'reference_not_found') return error.pointers.includes('/templateId') ? 'template_missing' : error.pointers.includes('/subscriptionGroupId') ? 'not_subscribed' : 'sender_not_verified';
+  return SKIPPING_SEND_ERRORS[error.type] ?? null;
+}
+
 async function sendEmail(db: Kysely<Database>, deps: StepDeps, run: Run, stepId: string, step: SendEmailStep): Promise<StepResult> {
   const next = step.next ?? null;
   const state = await loadRunState(db, deps, run, new Set(['event', 'variables', 'waited']));
@@ -95,13 +105,8 @@ async function sendEmail(db: Kysely<Database>, deps: StepDeps, run: Run, stepId:
     if (send.status === 'Skipped') return { status: 'skipped', reason: send.failureReason ?? 'not_subscribed', outcome: { emailSendId: send.id }, next };
     return { status: 'completed', reason: null, outcome: { emailSendId: send.id }, next };
   }
-  const error = result.error;
-  let reason = SKIPPING_SEND_ERRORS[error.type];
-  if (error.type === 'reference_not_found') {
-    // The template was deleted; a missing group cannot have this Profile subscribed; a missing sender fails the sender rules.
-    reason = error.pointers.includes('/templateId') ? 'template_missing' : error.pointers.includes('/subscriptionGroupId') ? 'not_subscribed' : 'sender_not_verified';
-  }
-  if (reason === undefined) throw new Error(`send_email step ${stepId}: the send was refused (${error.type})`);
+  const reason = sendSkipReason(result.error);
+  if (reason === null) throw new Error(`send_email step ${stepId}: the send was refused (${result.error.type})`);
   return { status: 'skipped', reason, outcome: { emailSendId: null }, next };
 }
 

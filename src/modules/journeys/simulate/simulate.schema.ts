@@ -1,5 +1,6 @@
 /** Request and response schemas of `POST /api/v1/journeys/{id}/simulate` (journeys.md §9). */
 import { Type } from 'typebox';
+import { RedactedDataPaths } from '../../events/events.schema.js';
 import { MAX_SIMULATED_EVENTS } from './simulate.service.js';
 
 const Json = Type.Record(Type.String(), Type.Unknown());
@@ -22,16 +23,28 @@ export const SimulateJourneyBody = Type.Object(
         at: DateTime,
         event: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 255 }), Type.Null()], { description: 'Event entry: defaults to and must equal entry.event.' })),
         data: Type.Optional(NullableJson),
+        redactedDataPaths: Type.Optional(RedactedDataPaths('Removed from `data` as events.track removes them before storing (event entry): conditions see them absent, templates render them empty.')),
         variables: Type.Optional(Type.Union([Json, Type.Null()], { description: 'API entry: the trigger variables.' })),
       },
       { additionalProperties: false },
     ),
     events: Type.Optional(
       Type.Union([
-        Type.Array(Type.Object({ at: DateTime, event: Type.String({ minLength: 1, maxLength: 255 }), data: Type.Optional(NullableJson) }, { additionalProperties: false }), {
-          maxItems: MAX_SIMULATED_EVENTS,
-          description: 'Later events of the Profile (each at ≥ trigger.at), applied in time order to waits and exitOn.',
-        }),
+        Type.Array(
+          Type.Object(
+            {
+              at: DateTime,
+              event: Type.String({ minLength: 1, maxLength: 255 }),
+              data: Type.Optional(NullableJson),
+              redactedDataPaths: Type.Optional(RedactedDataPaths('Removed from `data` as events.track removes them before storing: /candidate and /waited never see them.')),
+            },
+            { additionalProperties: false },
+          ),
+          {
+            maxItems: MAX_SIMULATED_EVENTS,
+            description: 'Later events of the Profile (each at ≥ trigger.at), applied in time order to waits and exitOn.',
+          },
+        ),
         Type.Null(),
       ]),
     ),

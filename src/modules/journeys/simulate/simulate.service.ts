@@ -5,7 +5,10 @@
  *
  * Writes nothing: it only reads the journey, templates and their snapshots, the Profile, its
  * subscriptions and the suppression list. Sends are answered as emails.send would decide them
- * (template state, subscription and suppression gates, rendered subject) without an EmailSend.
+ * (template state, the sender rules through the emails service's own `chooseSender`, subscription
+ * and suppression gates, rendered subject) without an EmailSend, and skipped for the reasons the
+ * real step gives (`sendSkipReason`). Event data is redacted with events.track's own
+ * `redactEventData` before the run sees it, as the real run only ever sees the stored event.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/tables.js';
@@ -13,13 +16,16 @@ import { parseDateTime } from '../../../lib/date-time.js';
 import { toIso } from '../../../lib/clock.js';
 import { MAX_DURATION_MS } from '../../../lib/duration.js';
 import { err, ok, type Result } from '../../../lib/result.js';
+import { chooseSender } from '../../emails/emails.service.js';
 import { renderSend, selectSnapshotById, unsubscribeLinks } from '../../emails/send-render.js';
+import { redactEventData } from '../../events/redaction.js';
 import { getProfile, profileRenderState } from '../../profiles/profiles.service.js';
 import { getSubscriptionGroup, isEffectivelySubscribed, subscriptionGate } from '../../subscriptions/subscriptions.service.js';
 import { findSuppression } from '../../subscriptions/suppressions.service.js';
 import { selectTemplate } from '../../templates/templates.store.js';
 import type { JourneyDefinition, SendEmailStep } from '../definition/definition.js';
 import { checkDefinition, getJourney, type JourneyError } from '../journeys.service.js';
+import { sendSkipReason } from '../runs/steps.js';
 import { simulateRun, type SimulatedEmail, type SimulatedEvent, type SimulationResult } from './virtual-run.js';
 
 /** Default and maximum length of a simulation: 400 days after the trigger. */
@@ -30,8 +36,8 @@ export interface SimulateInput {
   definition?: unknown;
   profileId?: string | null;
   profile?: { email?: string | null; properties?: Record<string, unknown> | null } | null;
-  trigger: { at: string; event?: string | null; data?: Record<string, unknown> | null; variables?: Record<string, unknown> | null };
-  events?: { at: string; event: string; data?: Record<string, unknown> | null }[] | null;
+  trigger: { at: string; event?: string | null; data?: Record<string, unknown> | null; redactedDataPaths?: string[]; variables?: Record<string, unknown> | null };
+  events?: { at: string; event: string; data?: Record<string, unknown> | null; redactedDataPaths?: string[] }[] | null;
   until?: string | null;
   assume?: { subscribed?: boolean | null; suppressed?: boolean | null } | null;
 }
@@ -86,13 +92,14 @@ export async function simulateJourney(
   } else {
     if (input.trigger.event !== undefined && input.trigger.event !== null) errors.push({ pointer: '/trigger/event', message: 'only for an event-entry journey' });
     if (input.trigger.data !== undefined && input.trigger.data !== null) errors.push({ pointer: '/trigger/data', message: 'only for an event-entry journey' });
+    if (input.trigger.redactedDataPaths !== undefined) errors.push({ pointer: '/trigger/redactedDataPaths', message: 'only for an event-entry journey' });
   }
   const events: SimulatedEvent[] = [];
   for (const [index, e] of (input.events ?? []).entries()) {
     const at = parseDateTime(e.at);
     if (at === null) errors.push({ pointer: `/events/${index}/at`, message: 'is not an ISO-8601 date-time' });
     else if (at < triggerAt) errors.push({ pointer: `/events/${index}/at`, message: 'must not be before trigger.at' });
-    else events.push({ index, at, event: e.event, data: e.data ?? {} });
+    else events.push({ index, at, event: e.event, data: redacted(e.data, e.redactedDataPaths) });
   }
   if (errors.length > 0) return err({ type: 'simulation_input_invalid', errors });
   events.sort((a, b) => a.at - b.at || a.index - b.index);
@@ -144,7 +151,15 @@ export async function simulateJourney(
     };
     const rendered = renderSend(snapshot, context, unsubscribeLinks(deps.publicUrl, deps.secret, context));
     email.subject = rendered.ok ? rendered.value.subject : null;
-    // 2. Gates: subscription, then suppression.
+    // 2. Sender rules (the step's senderProfileId overrides the template's), as the real send decides them.
+    const sender = await chooseSender(db, organizationId, step.senderProfileId !== undefined ? { senderProfileId: step.senderProfileId } : {}, rendered.ok ? rendered.value : { from: '', replyTo: '' }, snapshot.sender_profile_id);
+    if (!sender.ok) {
+      const reason = sendSkipReason(sender.error);
+      // Every sender refusal is a reason the step skips for; anything else would be a new kind of refusal.
+      if (reason === null) throw new Error(`send_email step ${stepId}: the simulated send was refused (${sender.error.type})`);
+      return { ...email, skipReason: reason };
+    }
+    // 3. Gates: subscription, then suppression.
     if (context.subscriptionGroupId !== null) email.skipReason = await subscriptionSkip(context.subscriptionGroupId);
     email.skipReason ??= suppressedReason;
     return email;
@@ -167,7 +182,7 @@ export async function simulateJourney(
       definition,
       triggerAt,
       until,
-      event: entry.type === 'event' ? (input.trigger.data ?? {}) : {},
+      event: entry.type === 'event' ? redacted(input.trigger.data, input.trigger.redactedDataPaths) : {},
       variables: input.trigger.variables ?? {},
       profile,
       events,
@@ -175,4 +190,11 @@ export async function simulateJourney(
     { sendEmail },
   );
   return ok(result);
+}
+
+/** Event data as the run would see it: a copy without the redacted paths (events.md §5). */
+function redacted(data: Record<string, unknown> | null | undefined, paths: readonly string[] | undefined): Record<string, unknown> {
+  const copy = structuredClone(data ?? {});
+  redactEventData(copy, paths ?? []);
+  return copy;
 }
