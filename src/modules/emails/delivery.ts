@@ -26,10 +26,10 @@ import { TransportError, type MailTransport, type OutboundMessage } from '../../
 import { getProfile, profileRenderState } from '../profiles/profiles.service.js';
 import { clickLink } from '../public-links/link-tokens.js';
 import { selectDomain, selectSenderProfile } from '../senders/senders.store.js';
-import { addSuppression, findSuppression } from '../subscriptions/suppressions.service.js';
+import { addSuppression } from '../subscriptions/suppressions.service.js';
 import { getSubscriptionGroup, subscriptionGate } from '../subscriptions/subscriptions.service.js';
 import type { TemplateDefinition } from '../templates/render/definition.js';
-import { DELIVER_JOB } from './emails.service.js';
+import { DELIVER_JOB, suppressionReason } from './emails.service.js';
 import { insertMessage, selectEmailSendById, selectMessageBySend, updateEmailSend, updateMessage, type EmailSendRow, type MessageRow } from './emails.store.js';
 import { failureMessage, type Address } from './emails.view.js';
 import { renderSend, selectSnapshotById, unsubscribeLinks } from './send-render.js';
@@ -111,36 +111,39 @@ async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContex
     const gate = await subscriptionGate(trx, send.organization_id, profile.id, send.subscription_group_id);
     if (!gate.allowed) return skip(gate.reason === 'group_not_found' ? 'unsubscribed' : gate.reason);
   }
-  const suppression = await findSuppression(trx, deps.secret, send.organization_id, send.to_email);
-  if (suppression) return skip(`suppressed_${suppression.reason}`);
+  const suppressed = await suppressionReason(trx, deps.secret, send.organization_id, profile, send.to_email);
+  if (suppressed !== null) return skip(`suppressed_${suppressed}`);
   const sender = await selectSenderProfile(trx, send.organization_id, send.sender_profile_id);
   const domain = sender ? await selectDomain(trx, send.organization_id, sender.domain_id) : undefined;
   if (!sender || !domain || domain.verified_at === null) return fail('sender_not_verified');
 
-  let message = await selectMessageBySend(trx, send.id);
-  if (!message) {
-    message = {
-      id: deps.ids(),
-      organization_id: send.organization_id,
-      email_send_id: send.id,
-      message_id_header: `<${send.id}@${domain.name}>`,
-      mime: null,
-      envelope: null,
-      transport_message_id: null,
-      attempts: 0,
-      last_error: null,
-      last_event: null,
-      created_at: now,
-      updated_at: now,
-    };
-    await insertMessage(trx, message);
-  }
-  if (message.mime === null) {
-    const built = await buildMessage(trx, deps, send, message, profileRenderState(profile), domain.name);
+  // The Message row and `message_id` are written in one transaction: no id, no row yet.
+  let message = send.message_id === null ? undefined : await selectMessageBySend(trx, send.id);
+  if (message?.mime == null) {
+    const messageIdHeader = message?.message_id_header ?? `<${send.id}@${domain.name}>`;
+    const built = await buildMessage(trx, deps, send, messageIdHeader, profileRenderState(profile), domain.name);
     if (!built.ok) return fail('render_failed', built.reason);
-    message.mime = built.mime;
-    message.envelope = built.envelope;
-    await updateMessage(trx, message.id, { mime: built.mime, envelope: built.envelope, updated_at: now });
+    if (message) {
+      message.mime = built.mime;
+      message.envelope = built.envelope;
+      await updateMessage(trx, message.id, { mime: built.mime, envelope: built.envelope, updated_at: now });
+    } else {
+      message = {
+        id: deps.ids(),
+        organization_id: send.organization_id,
+        email_send_id: send.id,
+        message_id_header: messageIdHeader,
+        mime: built.mime,
+        envelope: built.envelope,
+        transport_message_id: null,
+        attempts: 0,
+        last_error: null,
+        last_event: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await insertMessage(trx, message);
+    }
     await updateEmailSend(trx, send.id, { data: built.data, status: 'Processing', message_id: message.id, updated_at: now });
   } else if (send.status !== 'Processing') {
     await updateEmailSend(trx, send.id, { status: 'Processing', message_id: message.id, updated_at: now });
@@ -152,7 +155,7 @@ async function buildMessage(
   trx: Kysely<Database>,
   deps: DeliveryDeps,
   send: EmailSendRow,
-  message: MessageRow,
+  messageIdHeader: string,
   profile: Record<string, unknown>,
   fromDomain: string,
 ): Promise<{ ok: true; mime: string; envelope: string; data: string } | { ok: false; reason: string }> {
@@ -178,7 +181,7 @@ async function buildMessage(
   let mime: Awaited<ReturnType<typeof buildMime>>;
   try {
     mime = await buildMime({
-      messageIdHeader: message.message_id_header,
+      messageIdHeader,
       date: new Date(deps.clock.now()),
       from,
       to: { email: send.to_email! },

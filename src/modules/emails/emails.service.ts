@@ -9,12 +9,12 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/tables.js';
 import { enqueueJob } from '../../jobs/queue.js';
 import type { Clock } from '../../lib/clock.js';
-import { parseFriendlyAddress } from '../../lib/email.js';
+import { canonicalEmail, parseFriendlyAddress } from '../../lib/email.js';
 import type { IdGenerator } from '../../lib/ids.js';
 import { err, ok, type Result } from '../../lib/result.js';
-import { getProfile, profileRenderState, resolveProfile, type ResolveError } from '../profiles/profiles.service.js';
+import { getProfile, profileRenderState, resolveProfile, type ProfileView, type ResolveError } from '../profiles/profiles.service.js';
 import { selectDefaultSenderProfile, selectDomain, selectDomainByName, selectSenderProfile, selectSenderProfileByEmail, type SenderProfileRow } from '../senders/senders.store.js';
-import { findSuppression } from '../subscriptions/suppressions.service.js';
+import { findSuppression, type SuppressionReason } from '../subscriptions/suppressions.service.js';
 import { subscriptionGate } from '../subscriptions/subscriptions.service.js';
 import { selectTemplate } from '../templates/templates.store.js';
 import { insertEmailSend, selectEmailSendBySendKey, type EmailSendRow } from './emails.store.js';
@@ -161,19 +161,20 @@ export async function createEmailSend(
 
   // 2. Recipient: profileId wins; otherwise identity resolution as in events.track.
   let profileId: string;
+  let profileView: ProfileView | null;
   let deliveryEmail: string;
   if (request.profileId !== undefined) {
-    const profile = await getProfile(db, organizationId, request.profileId, deps.secret);
-    if (!profile) return err({ type: 'profile_not_found' });
-    profileId = profile.id;
-    deliveryEmail = request.to?.email ?? profile.email;
+    profileView = await getProfile(db, organizationId, request.profileId, deps.secret);
+    if (!profileView) return err({ type: 'profile_not_found' });
+    profileId = profileView.id;
+    deliveryEmail = request.to?.email ?? profileView.email;
   } else {
     const resolved = await resolveProfile(db, deps, organizationId, request.to ?? {}, 'api');
     if (!resolved.ok) return err(resolved.error);
     profileId = resolved.value.profile.id;
+    profileView = await getProfile(db, organizationId, profileId, deps.secret);
     deliveryEmail = resolved.value.profile.email;
   }
-  const profileView = await getProfile(db, organizationId, profileId, deps.secret);
   const emailSendId = deps.ids();
   const context = {
     organizationId,
@@ -206,8 +207,8 @@ export async function createEmailSend(
     }
   }
   if (skipReason === null) {
-    const suppression = await findSuppression(db, deps.secret, organizationId, deliveryEmail);
-    if (suppression) skipReason = `suppressed_${suppression.reason}`;
+    const reason = await suppressionReason(db, deps.secret, organizationId, profileView, deliveryEmail);
+    if (reason !== null) skipReason = `suppressed_${reason}`;
   }
   const cc = await withoutSuppressed(db, deps.secret, organizationId, request.cc);
   const bcc = await withoutSuppressed(db, deps.secret, organizationId, request.bcc);
@@ -257,4 +258,19 @@ async function withoutSuppressed(db: Kysely<Database>, secret: string, organizat
   const kept: Address[] = [];
   for (const address of addresses) if (!(await findSuppression(db, secret, organizationId, address.email))) kept.push(address);
   return kept;
+}
+
+/**
+ * Why `email` is on the suppression list, or null. `getProfile` looked the profile's own address
+ * up already, so only another address (an explicit `to`) costs a lookup here.
+ */
+export async function suppressionReason(
+  db: Kysely<Database>,
+  secret: string,
+  organizationId: string,
+  profile: ProfileView | null,
+  email: string,
+): Promise<SuppressionReason | null> {
+  if (profile !== null && canonicalEmail(email) === canonicalEmail(profile.email)) return profile.deliverySuppression.reason;
+  return (await findSuppression(db, secret, organizationId, email))?.reason ?? null;
 }
