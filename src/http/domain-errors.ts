@@ -34,7 +34,9 @@ export function domainHttpError(error: DomainError): HttpError {
         byEmail: error.byEmail,
       });
     case 'profile_not_found':
-      return new HttpError('profile_not_found', 'No Profile has this externalId; include an email to create one.');
+      return error.by === 'profileId'
+        ? new HttpError('profile_not_found', 'No Profile with this profileId exists in this organization.')
+        : new HttpError('profile_not_found', 'No Profile has this externalId; include an email to create one.');
     case 'invalid_definition':
       return validationError(error.errors.map((e) => ({ in: 'body', pointer: `/definition${e.pointer}`, message: e.message })));
     case 'reference_not_found':

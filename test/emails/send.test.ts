@@ -189,6 +189,26 @@ forEachDialect('emails.send', (dialect) => {
     const single = await send({ templateId, to: { email: 'b1@example.com' }, data: { orderId: 'b1' } }, 'b1');
     assert.equal(single.headers['idempotent-replayed'], 'true');
     assert.equal(json(single).id, (body.items[0]!.send as { id: string }).id);
+    // A rejection is stored under the item's key like the single route's: the same key with
+    // another body is a reuse, the same body replays the rejection with item-relative pointers.
+    const reuse = await send({ templateId, to: { email: 'k2@example.com' } }, 'k2');
+    assert.equal(reuse.statusCode, 409, reuse.body);
+    assert.equal(json(reuse).error, 'idempotency_key_reuse');
+    const replayedRejection = await send({ templateId, to: { email: 'bad' } }, 'k2');
+    assert.equal(replayedRejection.statusCode, 400);
+    assert.equal(replayedRejection.headers['idempotent-replayed'], 'true');
+    assert.equal((json(replayedRejection).details as { errors: { pointer: string }[] }).errors[0]!.pointer, '/to/email');
+    const again = json(await call(t.app, org.key, 'POST', '/api/v1/emails/batch', {
+      items: [
+        { idempotencyKey: 'k2', templateId, to: { email: 'bad' } },
+        { idempotencyKey: 'k3', templateId, to: { externalId: 'nobody' } },
+        { to: { email: 'nokey@example.com' }, templateId },
+      ],
+    })) as { items: { idempotencyKey: string | null; error: { error: string; details?: { errors: { pointer: string }[] } } }[] };
+    assert.equal(again.items[0]!.error.details!.errors[0]!.pointer, '/items/0/to/email', 'replayed, pointer relative to this batch');
+    assert.equal(again.items[1]!.error.error, 'profile_not_found');
+    assert.equal(again.items[2]!.idempotencyKey, null);
+    assert.equal(again.items[2]!.error.details!.errors[0]!.pointer, '/items/2/idempotencyKey');
     const badDefaults = await call(t.app, org.key, 'POST', '/api/v1/emails/batch', { defaults: { to: { email: 'x@example.com' } }, items: [{ idempotencyKey: 'x' }] });
     assert.equal(badDefaults.statusCode, 400);
     assert.equal((json(badDefaults).details as { errors: { pointer: string }[] }).errors[0]!.pointer, '/defaults/to');

@@ -11,7 +11,7 @@ import { principalOf } from '../../http/auth.js';
 import { domainHttpError, errorOutcome } from '../../http/domain-errors.js';
 import { toHttpError } from '../../http/error-handler.js';
 import { HttpError, validationError, type FieldError } from '../../http/errors.js';
-import { readIdempotencyKey, requestFingerprint, type Outcome } from '../../http/idempotency.js';
+import { isValidIdempotencyKey, readIdempotencyKey, requestFingerprint, type Outcome } from '../../http/idempotency.js';
 import { ErrorResponses } from '../../http/openapi.js';
 import type { RouteContext } from '../../http/route-context.js';
 import { pageOf, pageStart } from '../../http/pagination.js';
@@ -153,29 +153,33 @@ export function registerEmailRoutes(app: FastifyInstance, ctx: RouteContext): vo
       for (const [index, raw] of request.body.items.entries()) {
         // Defaults apply before item validation; a field present in the item wins.
         const effective: Record<string, unknown> = { ...Object.fromEntries(Object.entries(defaults).filter(([, v]) => v !== null)), ...raw };
-        const idempotencyKey = typeof raw.idempotencyKey === 'string' ? raw.idempotencyKey : null;
+        const { idempotencyKey: rawKey, ...body } = effective;
+        const key = typeof rawKey === 'string' && isValidIdempotencyKey(rawKey) ? rawKey : null;
         const prefix = `/items/${index}`;
-        const reject = (error: HttpError) => items.push({ index, idempotencyKey, error: error.envelope() });
-        if (!validate(effective)) {
-          reject(validationError(fieldErrorsFromAjv(validate.errors ?? [], 'body').map((e) => ({ ...e, pointer: prefix + e.pointer }))));
+        // Checked exactly as the single route checks its body, pointers relative to the item, so
+        // the stored outcome is the one `POST /api/v1/emails` with this key would replay.
+        let invalid = validate(effective) ? null : validationError(fieldErrorsFromAjv(validate.errors ?? [], 'body'));
+        const parsed = invalid === null ? toSendRequest(body as SendEmailBody) : null;
+        if (parsed && !parsed.ok) invalid = validationError(parsed.errors);
+        if (key === null) {
+          // Without a usable key nothing can be stored; the schema error names /idempotencyKey.
+          items.push({ index, idempotencyKey: typeof rawKey === 'string' ? rawKey : null, error: withPointerPrefix(invalid!.envelope(), prefix) });
           continue;
         }
-        const { idempotencyKey: key, ...body } = effective as SendEmailBody & { idempotencyKey: string };
-        const parsed = toSendRequest(body, prefix);
         try {
           const outcome = await idempotency.execute(
             { organizationId, key, fingerprint: () => requestFingerprint('POST', '/api/v1/emails', body) },
-            async (trx) => (parsed.ok ? sendOutcome(organizationId, parsed.request)(trx) : errorOutcome(validationError(parsed.errors))),
+            async (trx) => (invalid !== null || !parsed?.ok ? errorOutcome(invalid!) : sendOutcome(organizationId, parsed.request)(trx)),
           );
           const payload = JSON.parse(outcome.payload) as Record<string, unknown>;
           if (outcome.status === 202) {
             accepted++;
             items.push({ index, idempotencyKey: key, send: payload });
-          } else items.push({ index, idempotencyKey: key, error: payload });
+          } else items.push({ index, idempotencyKey: key, error: withPointerPrefix(payload, prefix) });
         } catch (error) {
           const known = toHttpError(error);
           if (!known) throw error;
-          reject(known);
+          items.push({ index, idempotencyKey: key, error: known.envelope() });
         }
       }
       const total = request.body.items.length;
@@ -263,3 +267,10 @@ export function registerEmailRoutes(app: FastifyInstance, ctx: RouteContext): vo
   );
 }
 
+/** An error envelope whose field pointers (item-relative, as stored) are made relative to the batch body. */
+function withPointerPrefix(envelope: { details?: unknown }, prefix: string): Record<string, unknown> {
+  const details = envelope.details as { errors?: unknown } | undefined;
+  if (!details || !Array.isArray(details.errors)) return envelope;
+  const errors = (details.errors as Record<string, unknown>[]).map((e) => (typeof e.pointer === 'string' ? { ...e, pointer: prefix + e.pointer } : e));
+  return { ...envelope, details: { ...details, errors } };
+}

@@ -165,7 +165,7 @@ export async function createEmailSend(
   let deliveryEmail: string;
   if (request.profileId !== undefined) {
     profileView = await getProfile(db, organizationId, request.profileId, deps.secret);
-    if (!profileView) return err({ type: 'profile_not_found' });
+    if (!profileView) return err({ type: 'profile_not_found', by: 'profileId' });
     profileId = profileView.id;
     deliveryEmail = request.to?.email ?? profileView.email;
   } else {

@@ -41,7 +41,8 @@ export type PropertySource =
 
 export type ResolveError =
   | { type: 'identity_conflict'; byExternalId: string | null; byEmail: string }
-  | { type: 'profile_not_found' };
+  /** `by: 'profileId'`: a referenced profileId is unknown; otherwise an externalId-only identity. */
+  | { type: 'profile_not_found'; by?: 'profileId' };
 
 export interface IdentityInput {
   /** Canonical (trimmed, lower-cased) email. */
