@@ -203,7 +203,12 @@ export class JobRunner {
         // A backlog: claim again once half the slots are free. Refilling one slot at a time
         // would cost a claim (a write and a commit) per job and start handlers one by one,
         // so the group committer could not batch their transactions.
-        if (this.#hasRefillRoom()) continue;
+        if (this.#hasRefillRoom()) {
+          // Through the event loop before the next claim: on SQLite a claim and its handlers can
+          // resolve on microtasks alone, and a backlog must not starve HTTP requests or timers.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
         this.#waitingForCapacity = true;
         await this.#sleep(null);
         this.#waitingForCapacity = false;

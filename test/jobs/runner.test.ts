@@ -219,6 +219,28 @@ forEachDialect('job runner', (dialect) => {
     await idle.stop();
   });
 
+  test('working off a backlog lets timers and I/O run between claims (no starvation on SQLite)', async () => {
+    const runner = makeRunner({ concurrency: 4, pollIntervalMs: 60_000 });
+    let done = 0;
+    // A handler that only touches the database: on SQLite it resolves on microtasks alone.
+    runner.register('quick', async () => {
+      await db.kysely.selectFrom('jobs').select('id').limit(1).execute();
+      done++;
+    });
+    const total = 400;
+    await db.kysely.transaction().execute(async (trx) => {
+      for (let i = 0; i < total; i++) await enqueueJob(trx, deps(), { type: 'quick', payload: { i } });
+    });
+    let doneWhenTimerFired = -1;
+    setTimeout(() => {
+      doneWhenTimerFired = done;
+    }, 0);
+    runner.start();
+    await eventually(() => done === total, 10_000);
+    await runner.stop();
+    assert.ok(doneWhenTimerFired >= 0 && doneWhenTimerFired < total, `a 0 ms timer fired only after ${doneWhenTimerFired} of ${total} jobs`);
+  });
+
   test('stop waits for an in-flight handler, then claims nothing more', async () => {
     const runner = makeRunner();
     const started = deferred();
