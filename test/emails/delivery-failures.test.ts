@@ -251,6 +251,8 @@ forEachDialect('email delivery failures', (dialect) => {
     const grid = Array.from({ length: 200 }, (_, i) => i);
     const res = await call(t.app, org.key, 'POST', '/api/v1/emails', { templateId: heavy, to: { email: 'render@example.com' }, data: { rows: grid, cols: grid } }, { 'idempotency-key': 'render-failed' });
     assert.equal(res.statusCode, 202, res.body);
+    // Creation renders the headers only: a body past the bounds does not blank the subject.
+    assert.equal(json(res).subject, 'Your order');
     const id = String(json(res).id);
     // Control: the same template with small data renders and is sent.
     const small = await call(t.app, org.key, 'POST', '/api/v1/emails', { templateId: heavy, to: { email: 'render@example.com' }, data: { rows: [1, 2], cols: [1, 2] } }, { 'idempotency-key': 'render-ok' });

@@ -19,7 +19,7 @@ import { subscriptionGate } from '../subscriptions/subscriptions.service.js';
 import { selectTemplate } from '../templates/templates.store.js';
 import { insertEmailSend, selectEmailSendBySendKey, type EmailSendRow } from './emails.store.js';
 import { failureMessage, toEmailSendView, type Address, type EmailSendView } from './emails.view.js';
-import { renderSend, selectSnapshotById, unsubscribeLinks } from './send-render.js';
+import { renderSendHeaders, selectSnapshotById, unsubscribeLinks } from './send-render.js';
 
 export const DELIVER_JOB = 'email.deliver';
 /** A safety net for unexpected handler errors; transport retries are scheduled by the handler. */
@@ -187,9 +187,10 @@ export async function createEmailSend(
     ...(origin.variables !== undefined ? { variables: origin.variables } : {}),
     ...(origin.waited !== undefined ? { waited: origin.waited } : {}),
   };
-  // Subject, from and reply-to of the snapshot render with the send's state; a render failure
-  // surfaces at delivery (Failed / render_failed), so here it only means "no rendered values".
-  const rendered = renderSend(snapshot, context, unsubscribeLinks(deps.publicUrl, deps.secret, context));
+  // Subject, from and reply-to of the snapshot render with the send's state (the body renders at
+  // delivery, where a failure makes the send Failed / render_failed). A snapshot too large to
+  // render at all has no rendered values here.
+  const rendered = renderSendHeaders(snapshot, context, unsubscribeLinks(deps.publicUrl, deps.secret, context));
   const renderedHeaders = rendered.ok ? rendered.value : { subject: '', from: '', replyTo: '' };
 
   // 3–4. Sender and Reply-To.

@@ -2,7 +2,7 @@
  * Rendering a send's pinned snapshot (templates.md §5): the state an EmailSend renders with —
  * `/data/*` from the send, `/profile/*` as the Profile is now, `/variables/*` from the snapshot,
  * `/event/*` and `/waited/*` from a journey run when there is one, `/brand/*`, and the signed
- * unsubscribe and preferences URLs. Used at creation (subject, from, reply-to) and by the
+ * unsubscribe and preferences URLs. Used at creation (subject, from, reply-to only) and by the
  * delivery worker (the whole message).
  */
 import type { Kysely } from 'kysely';
@@ -10,7 +10,7 @@ import type { Database } from '../../db/tables.js';
 import { signToken } from '../../lib/signed-token.js';
 import type { Result } from '../../lib/result.js';
 import type { TemplateDefinition } from '../templates/render/definition.js';
-import { EMPTY_BRAND, renderTemplate, type RenderFailure, type RenderOutput } from '../templates/render/render.js';
+import { EMPTY_BRAND, renderHeaders, renderTemplate, type CompiledTemplate, type RenderedHeaders, type RenderFailure, type RenderOutput, type RenderState } from '../templates/render/render.js';
 import { compiledSnapshot } from '../templates/templates.preview.js';
 import type { SnapshotRow } from '../templates/templates.store.js';
 
@@ -44,11 +44,25 @@ export function renderSend(
   ctx: SendContext,
   links: { unsubscribeUrl: string; preferencesUrl: string },
 ): Result<RenderOutput, RenderFailure> {
+  const { compiled, state } = renderInput(snapshot, ctx, links);
+  return renderTemplate(compiled, state, { unsubscribeFooter: links });
+}
+
+/** Subject, from and reply-to only (creation freezes them; the body renders at delivery). */
+export function renderSendHeaders(
+  snapshot: SnapshotRow,
+  ctx: SendContext,
+  links: { unsubscribeUrl: string; preferencesUrl: string },
+): Result<RenderedHeaders, RenderFailure> {
+  const { compiled, state } = renderInput(snapshot, ctx, links);
+  return renderHeaders(compiled, state, { unsubscribeFooter: links });
+}
+
+function renderInput(snapshot: SnapshotRow, ctx: SendContext, links: { unsubscribeUrl: string; preferencesUrl: string }): { compiled: CompiledTemplate; state: RenderState } {
   const definition = JSON.parse(snapshot.definition) as TemplateDefinition;
-  const compiled = compiledSnapshot(snapshot.id, definition, snapshot);
-  return renderTemplate(
-    compiled,
-    {
+  return {
+    compiled: compiledSnapshot(snapshot.id, definition, snapshot),
+    state: {
       event: ctx.event ?? {},
       data: ctx.data,
       profile: ctx.profile,
@@ -57,6 +71,5 @@ export function renderSend(
       brand: EMPTY_BRAND,
       ...links,
     },
-    { unsubscribeFooter: links },
-  );
+  };
 }

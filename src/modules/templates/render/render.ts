@@ -124,6 +124,28 @@ export function renderTemplate(compiled: CompiledTemplate, state: RenderState, o
   }
 }
 
+export interface RenderedHeaders {
+  subject: string;
+  from: string;
+  replyTo: string;
+}
+
+/**
+ * Only the subject, from and reply-to (what an EmailSend freezes at creation): none of the body
+ * is rendered, so a body that would exceed the render bounds does not blank the headers.
+ */
+export function renderHeaders(compiled: CompiledTemplate, state: RenderState, options: RenderOptions = {}): Result<RenderedHeaders, RenderFailure> {
+  const plan = compiled.plan;
+  if ('type' in plan) return err(plan);
+  const scope: Scope = { stateModel: stateModelOf(plan, state, options) };
+  const run: RenderRun = { missing: new Set(), locale: plan.locale, html: '', text: undefined, nodes: 0 };
+  return ok({
+    subject: sanitizeHeaderValue(plan.subject(run, scope), MAX_SUBJECT),
+    from: sanitizeHeaderValue(plan.from(run, scope)),
+    replyTo: sanitizeHeaderValue(plan.replyTo(run, scope)),
+  });
+}
+
 function stateModelOf(plan: TemplatePlan, state: RenderState, options: RenderOptions): Record<string, unknown> {
   return {
     event: state.event ?? {},
