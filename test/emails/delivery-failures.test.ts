@@ -262,6 +262,7 @@ forEachDialect('email delivery failures', (dialect) => {
     assert.equal(failed.status, 'Failed');
     assert.equal(failed.failureReason, 'render_failed');
     assert.match(String(failed.failureMessage), /^render_failed: (too_many_nodes|html_too_large)/);
+    assert.ok(failed.messageId, 'the Message row exists (emails.md §5.2) though nothing was rendered into it');
     assert.equal(scripted.callsFor(id).length, 0, 'nothing handed off');
     assert.deepEqual(await pendingJobs(id), [], 'a render failure is not retried');
     t.clock.advance(2 * HOUR);

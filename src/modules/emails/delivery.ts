@@ -102,7 +102,8 @@ async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContex
   };
   if (!send || TERMINAL.has(send.status)) return finish({});
   const skip = (reason: string) => finish({ status: 'Skipped', failure_reason: reason, failure_message: failureMessage(reason) });
-  const fail = (reason: string, detail?: string) => finish({ status: 'Failed', failure_reason: reason, failure_message: failureMessage(reason, detail) });
+  const fail = (reason: string, detail?: string, messageId?: string) =>
+    finish({ status: 'Failed', failure_reason: reason, failure_message: failureMessage(reason, detail), ...(messageId !== undefined ? { message_id: messageId } : {}) });
 
   // Gates again, right before hand-off: an unsubscribe or suppression since creation wins.
   const profile = send.profile_id === null ? null : await getProfile(trx, send.organization_id, send.profile_id, deps.secret);
@@ -122,19 +123,18 @@ async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContex
   if (message?.mime == null) {
     const messageIdHeader = message?.message_id_header ?? `<${send.id}@${domain.name}>`;
     const built = await buildMessage(trx, deps, send, messageIdHeader, profileRenderState(profile), domain.name);
-    if (!built.ok) return fail('render_failed', built.reason);
+    const mime = built.ok ? { mime: built.mime, envelope: built.envelope } : { mime: null, envelope: null };
     if (message) {
-      message.mime = built.mime;
-      message.envelope = built.envelope;
-      await updateMessage(trx, message.id, { mime: built.mime, envelope: built.envelope, updated_at: now });
+      Object.assign(message, mime);
+      if (built.ok) await updateMessage(trx, message.id, { ...mime, updated_at: now });
     } else {
+      // One insert with the MIME (§5.2 creates the row, then stores the MIME on it).
       message = {
         id: deps.ids(),
         organization_id: send.organization_id,
         email_send_id: send.id,
         message_id_header: messageIdHeader,
-        mime: built.mime,
-        envelope: built.envelope,
+        ...mime,
         transport_message_id: null,
         attempts: 0,
         last_error: null,
@@ -144,6 +144,7 @@ async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContex
       };
       await insertMessage(trx, message);
     }
+    if (!built.ok) return fail('render_failed', built.reason, message.id);
     await updateEmailSend(trx, send.id, { data: built.data, status: 'Processing', message_id: message.id, updated_at: now });
   } else if (send.status !== 'Processing') {
     await updateEmailSend(trx, send.id, { status: 'Processing', message_id: message.id, updated_at: now });
