@@ -93,10 +93,10 @@ export interface BurstResult {
  * The burst's clock: stands at the due instant T until the runner starts, then moves with real
  * time from T (every timer is due at once; timestamps written by the product read as "seconds
  * since the burst began"). Why not a frozen FakeClock plus a watching timer: on SQLite every query
- * runs synchronously inside promise callbacks, so while a backlog of step jobs is worked off the
- * runner never yields to the timer phase of the event loop — no setTimeout fires, for minutes.
- * So the clock, which the runner asks at every claim, is also where progress is sampled and where
- * the time limit acts: past it, `now()` returns T − 1 ms, nothing is due any more, the runner
+ * runs synchronously inside promise callbacks, and while a backlog of jobs is worked off the
+ * runner yields to the event loop only between claims, so a watching timer fires late and
+ * irregularly. The clock, which the runner asks at every claim, is where progress is sampled and
+ * where the time limit acts: past it, `now()` returns T − 1 ms, nothing is due any more, the runner
  * sleeps and the benchmark gets the event loop back.
  */
 class BurstClock implements Clock {
