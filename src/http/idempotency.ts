@@ -35,12 +35,12 @@ export type IdempotencyMode = 'required' | 'optional';
 
 const PRINTABLE = /^[\x20-\x7e]{1,255}$/;
 
-/** The key from the `Idempotency-Key` header, undefined when absent. */
 /** 1–255 printable ASCII characters (conventions.md §8.1), as a header or a batch item's `idempotencyKey`. */
 export function isValidIdempotencyKey(key: string): boolean {
   return PRINTABLE.test(key);
 }
 
+/** The key from the `Idempotency-Key` header, undefined when absent. */
 export function readIdempotencyKey(request: FastifyRequest, mode: IdempotencyMode): string | undefined {
   const raw = request.headers['idempotency-key'];
   if (raw === undefined) {

@@ -5,9 +5,9 @@
  * and recording, §5.7) keeps the first copy and only counts the hand-off — one upsert, so two
  * racing workers cannot both insert.
  */
+import type { Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { GroupCommitter } from '../db/group-commit.js';
-import type { Kysely } from 'kysely';
 import type { CapturedMessagesTable, Database } from '../db/tables.js';
 import type { Clock } from '../lib/clock.js';
 import type { MailTransport, OutboundMessage, SendResult } from './transport.js';
