@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
 import { escapeToken, isValidPointer } from '../lib/json-pointer.js';
 import type { FieldError } from './errors.js';
+import { PATTERN_MESSAGES } from './patterns.js';
 import { isValidEmail } from '../lib/email.js';
 
 export { canonicalEmail, isValidEmail } from '../lib/email.js';
@@ -37,9 +38,16 @@ const FORMAT_MESSAGES: Record<string, string> = {
   'sf-json-pointer': 'must be a valid JSON Pointer (RFC 6901)',
 };
 
-/** Converts ajv errors to field errors; anyOf branch noise collapses into one error on the anyOf. */
+/**
+ * Converts ajv errors to field errors. A failed anyOf reports the errors of the one branch whose
+ * type the value has (an array of addresses with a bad item → `/cc/1`); when the value fits
+ * several branches or none, the branch noise collapses into one error on the anyOf itself.
+ */
 export function fieldErrorsFromAjv(errors: readonly ErrorObject[], context: string): FieldError[] {
-  const part = PART[context] ?? 'body';
+  return convertErrors(errors, PART[context] ?? 'body');
+}
+
+function convertErrors(errors: readonly ErrorObject[], part: FieldError['in']): FieldError[] {
   const anyOfPaths = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.schemaPath + '/');
   const result: FieldError[] = [];
   for (const e of errors) {
@@ -58,7 +66,15 @@ export function fieldErrorsFromAjv(errors: readonly ErrorObject[], context: stri
       case 'format':
         message = FORMAT_MESSAGES[String(e.params.format)] ?? message;
         break;
+      case 'pattern':
+        message = PATTERN_MESSAGES[String(e.params.pattern)] ?? message;
+        break;
       case 'anyOf': {
+        const branch = branchOfValueType(e, errors);
+        if (branch !== null) {
+          result.push(...convertErrors(branch, part));
+          continue;
+        }
         const branches = (e.parentSchema as { anyOf?: { required?: string[] }[] } | undefined)?.anyOf ?? [];
         const requiredOnly = branches.every((b) => Array.isArray(b.required) && Object.keys(b).length === 1);
         message = requiredOnly
@@ -70,6 +86,19 @@ export function fieldErrorsFromAjv(errors: readonly ErrorObject[], context: stri
     result.push({ in: part, pointer, message });
   }
   return result;
+}
+
+/** The errors of the only anyOf branch that did not reject the value's type, or null. */
+function branchOfValueType(anyOf: ErrorObject, errors: readonly ErrorObject[]): ErrorObject[] | null {
+  const prefix = anyOf.schemaPath + '/';
+  const byBranch = new Map<string, ErrorObject[]>();
+  for (const e of errors) {
+    if (!e.schemaPath.startsWith(prefix)) continue;
+    const branch = e.schemaPath.slice(prefix.length).split('/')[0]!;
+    byBranch.set(branch, [...(byBranch.get(branch) ?? []), e]);
+  }
+  const typed = [...byBranch.values()].filter((list) => !list.some((e) => e.keyword === 'type' && e.instancePath === anyOf.instancePath));
+  return typed.length === 1 ? typed[0]! : null;
 }
 
 export { bodyAjv };

@@ -154,9 +154,9 @@ forEachDialect('emails.send refusals', (dialect) => {
       ['replyTo LF', { ...base, replyTo: 'Help\n<help@example.test>' }, '/replyTo'],
       ['subject LF', { ...base, subject: 'Hi\nBcc: x@evil.test' }, '/subject'],
       ['cc string CRLF', { ...base, cc: 'billing@example.com\r\nBcc: x@evil.test' }, '/cc'],
-      ['cc array item LF', { ...base, cc: ['ok@example.com', 'billing@example.com\nBcc: x@evil.test'] }, ['/cc', '/cc/1']],
+      ['cc array item LF', { ...base, cc: ['ok@example.com', 'billing@example.com\nBcc: x@evil.test'] }, '/cc/1'],
       ['bcc string CRLF', { ...base, bcc: 'audit@example.com\r\nX-Evil: 1' }, '/bcc'],
-      ['bcc array item CR', { ...base, bcc: ['audit@example.com\rX-Evil: 1'] }, ['/bcc', '/bcc/0']],
+      ['bcc array item CR', { ...base, bcc: ['audit@example.com\rX-Evil: 1'] }, '/bcc/0'],
       ['to.email CRLF', { templateId, to: { email: 'crlf@example.com\r\nBcc: x@evil.test' } }, '/to/email'],
       ['to.email LF', { templateId, to: { email: 'crlf@example.com\n' } }, '/to/email'],
     ];

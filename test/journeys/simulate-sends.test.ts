@@ -145,8 +145,8 @@ forEachDialect('journey simulation: sender rules and redaction', (dialect) => {
     assert.equal((json(badPath).details as { errors: { pointer: string }[] }).errors[0]!.pointer, '/trigger/redactedDataPaths/0');
     const badEventPath = await call(t.app, org.key, 'POST', `/api/v1/journeys/${eventJourney}/simulate`, { trigger: { at: AT }, events: [{ at: AT, event: 'x', redactedDataPaths: ['/event/~2'] }] });
     assert.equal(badEventPath.statusCode, 400);
-    // `events` may be null, so any invalid item is reported at the array (as for a bad `at`).
-    assert.equal((json(badEventPath).details as { errors: { pointer: string }[] }).errors[0]!.pointer, '/events');
+    // `events` may be null; an array is checked as the array branch, so the bad entry is named.
+    assert.equal((json(badEventPath).details as { errors: { pointer: string }[] }).errors[0]!.pointer, '/events/0/redactedDataPaths/0');
     const apiJourney = await journey({ entry: { type: 'api' }, start: 'done', steps: { done: { type: 'exit' } } });
     const apiEntry = await call(t.app, org.key, 'POST', `/api/v1/journeys/${apiJourney}/simulate`, { trigger: { at: AT, redactedDataPaths: ['/event/x'] } });
     assert.equal(apiEntry.statusCode, 400);

@@ -1,9 +1,9 @@
 /** Request and response schemas of the emails routes (emails.md §1–3). */
 import { Type, type Static } from 'typebox';
+import { NO_CONTROL_CHARS, NO_CR_LF_NUL, PRINTABLE_ASCII } from '../../http/patterns.js';
 import { UUID_PATTERN } from '../../lib/ids.js';
 
 const Uuid = Type.String({ pattern: UUID_PATTERN });
-const NO_CR_LF_NUL = '^[^\\r\\n\\u0000]*$';
 const Friendly = Type.String({ minLength: 1, maxLength: 320, pattern: NO_CR_LF_NUL, description: 'email, "Name email", "Name <email>" or "\\"Name, Inc.\\" <email>".' });
 const FriendlyList = Type.Union([Friendly, Type.Array(Friendly, { maxItems: 10 })], { description: 'One string (comma-separated addresses allowed) or an array; at most 10 addresses.' });
 const Free = Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true });
@@ -20,7 +20,7 @@ export const sendFields = {
     Type.Object(
       {
         email: Type.Optional(Type.String({ format: 'sf-email', maxLength: 320, pattern: NO_CR_LF_NUL })),
-        externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001F\\u007F]+$' })),
+        externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NO_CONTROL_CHARS })),
       },
       { additionalProperties: false },
     ),
@@ -35,7 +35,7 @@ export const SendEmailBody = Type.Object(sendFields, { additionalProperties: fal
 export type SendEmailBody = Static<typeof SendEmailBody>;
 
 export const BatchItem = Type.Object(
-  { ...sendFields, idempotencyKey: Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' }) },
+  { ...sendFields, idempotencyKey: Type.String({ minLength: 1, maxLength: 255, pattern: PRINTABLE_ASCII }) },
   { additionalProperties: false },
 );
 

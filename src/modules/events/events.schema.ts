@@ -3,9 +3,9 @@
  * reach the OpenAPI document.
  */
 import { Type, type Static } from 'typebox';
+import { NO_CONTROL_CHARS } from '../../http/patterns.js';
 import { UUID_PATTERN } from '../../lib/ids.js';
 
-const NO_CONTROL_CHARS = '^[^\\u0000-\\u001F\\u007F]+$';
 
 const FreeObject = <T = Record<string, unknown>>(options: Record<string, unknown> = {}) =>
   Type.Unsafe<T>({ type: 'object', additionalProperties: true, ...options });

@@ -1,12 +1,12 @@
 /** Request and response schemas of the run routes (journeys.md §7, §7.1, §8). */
 import { Type, type Static } from 'typebox';
 import { PageQueryFields } from '../../../http/pagination.js';
+import { NO_CONTROL_CHARS } from '../../../http/patterns.js';
 import { UUID_PATTERN } from '../../../lib/ids.js';
 
 const Uuid = Type.String({ pattern: UUID_PATTERN });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const Free = (description?: string) => Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, ...(description ? { description } : {}) });
-const NO_CONTROL_CHARS = '^[^\\u0000-\\u001F\\u007F]+$';
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'exited'] as const;
 const RunStatus = Type.Union(RUN_STATUSES.map((s) => Type.Literal(s)));
