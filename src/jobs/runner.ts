@@ -3,7 +3,8 @@
  *
  * - `start()` runs a poll loop: claim up to the free concurrency, run each claimed job, sleep
  *   `pollIntervalMs` (the poll cadence is the one real timer here; business timers are `run_at`
- *   rows). A full batch means a backlog, so it claims again as soon as half the slots are free.
+ *   rows). A full batch means a backlog, so it claims again as soon as a slot is free (after one
+ *   turn of the event loop).
  * - `stop()` stops claiming, waits for in-flight handlers (up to a timeout, then aborts their
  *   `ctx.signal` and leaves them to lease expiry: work may repeat, it is not lost) and resolves.
  * - `runDueJobsOnce()` claims and runs what is due at `clock.now()` until nothing is, so tests
@@ -95,8 +96,8 @@ export class JobRunner {
   readonly #leaseMs: number;
   readonly #handlers = new Map<string, JobHandler>();
   readonly #recurring = new Map<string, Recurring>();
-  /** In-flight executions by job id, with the controller behind their `ctx.signal`. */
-  readonly #inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  /** In-flight executions by lease (job id + attempt), with the controller behind their `ctx.signal`. */
+  readonly #inFlight = new Map<string, { jobId: string; done: Promise<void>; abort: AbortController }>();
   #loop: Promise<void> | null = null;
   #stopping = false;
   #wakeUp: (() => void) | null = null;
@@ -159,7 +160,7 @@ export class JobRunner {
       clearTimeout(timer);
       if (outcome) {
         this.#logger.warn(
-          { workerId: this.workerId, jobIds: [...this.#inFlight.keys()], timeoutMs },
+          { workerId: this.workerId, jobIds: [...this.#inFlight.values()].map((e) => e.jobId), timeoutMs },
           'job runner stopped with jobs still running; their leases will expire and they will be retried',
         );
         for (const entry of this.#inFlight.values()) entry.abort.abort(new Error('job runner stopped'));
@@ -200,12 +201,11 @@ export class JobRunner {
       }
       if (this.#stopping) break;
       if (saturated) {
-        // A backlog: claim again once half the slots are free. Refilling one slot at a time
-        // would cost a claim (a write and a commit) per job and start handlers one by one,
-        // so the group committer could not batch their transactions.
-        if (this.#hasRefillRoom()) {
-          // Through the event loop before the next claim: on SQLite a claim and its handlers can
-          // resolve on microtasks alone, and a backlog must not starve HTTP requests or timers.
+        // A backlog: claim again as soon as a slot is free, but through the event loop first:
+        // on SQLite a claim and its handlers can resolve on microtasks alone, and a backlog must
+        // not starve HTTP requests or timers. The turn also lets handlers that finish together
+        // free their slots together, so the next claim takes them in one statement.
+        if (this.#inFlight.size < this.#concurrency) {
           await new Promise<void>((resolve) => setImmediate(resolve));
           continue;
         }
@@ -220,10 +220,6 @@ export class JobRunner {
         await this.#sleep(delay);
       }
     }
-  }
-
-  #hasRefillRoom(): boolean {
-    return this.#inFlight.size <= this.#concurrency - Math.ceil(this.#concurrency / 2);
   }
 
   #claim(limit: number): Promise<ClaimedJob[]> {
@@ -244,12 +240,15 @@ export class JobRunner {
   }
 
   #launch(job: ClaimedJob): Promise<void> {
+    // Keyed by lease, not job id: this runner may reclaim its own job after its lease expired
+    // while the first execution still runs, and each must be awaited by stop().
+    const lease = `${job.id}#${job.attempts}`;
     const abort = new AbortController();
     const done = this.#execute(job, abort).finally(() => {
-      this.#inFlight.delete(job.id);
-      if (this.#waitingForCapacity && this.#hasRefillRoom()) this.#wakeUp?.();
+      this.#inFlight.delete(lease);
+      if (this.#waitingForCapacity) this.#wakeUp?.();
     });
-    this.#inFlight.set(job.id, { done, abort });
+    this.#inFlight.set(lease, { jobId: job.id, done, abort });
     return done;
   }
 

@@ -15,7 +15,7 @@ import { uuidV7 } from '../../src/lib/ids.js';
 import { enqueueJob, JobLeaseLostError } from '../../src/jobs/queue.js';
 import { JobRunner, type JobRunnerOptions } from '../../src/jobs/runner.js';
 import { createTestDatabase, forEachDialect, type TestDatabase } from '../harness/database.js';
-import { CapturingLogger, connectSecond, deferred, jobRow, settledWithin } from './support.js';
+import { CapturingLogger, connectSecond, deferred, eventually, jobRow, settledWithin } from './support.js';
 
 const MINUTE = 60_000;
 
@@ -51,6 +51,56 @@ forEachDialect('job runner with the group committer (adversarial)', (dialect) =>
     for (const runner of runners.splice(0)) if (runner.running) await runner.stop({ timeoutMs: 1000 });
     for (const extra of extraDbs.splice(0)) await extra.close();
     await tdb.destroy();
+  });
+
+  test('stragglers holding more than half the slots do not stall a backlog', async () => {
+    const runner = makeRunner({ concurrency: 4 });
+    const release = deferred<void>();
+    runner.register('slow', async () => {
+      await release.promise;
+    });
+    runner.register('quick', async () => {});
+    for (let i = 0; i < 3; i++) await enqueueJob(db.kysely, deps(), { type: 'slow', payload: {} });
+    const quick: string[] = [];
+    for (let i = 0; i < 6; i++) quick.push((await enqueueJob(db.kysely, deps(), { type: 'quick', payload: {} })).id);
+    runner.start();
+    try {
+      await eventually(async () => {
+        for (const id of quick) if ((await jobRow(db, id)).status !== 'completed') return false;
+        return true;
+      }, 3000);
+    } finally {
+      release.resolve();
+    }
+  });
+
+  test('a job this runner reclaims from itself after its lease expired: stop() waits for both executions', async () => {
+    const runner = makeRunner({ concurrency: 4, leaseMs: MINUTE });
+    const first = deferred<void>();
+    const second = deferred<void>();
+    const firstStarted = deferred<void>();
+    const secondStarted = deferred<void>();
+    runner.register('long', async (job) => {
+      if (job.attempts === 1) {
+        firstStarted.resolve();
+        await first.promise;
+      } else {
+        secondStarted.resolve();
+        await second.promise;
+      }
+    });
+    await enqueueJob(db.kysely, deps(), { type: 'long', payload: {} });
+    runner.start();
+    await firstStarted.promise;
+    clock.advance(MINUTE + 1);
+    await secondStarted.promise;
+    first.resolve();
+    await eventually(() => logger.entries.some((e) => /lease was lost/.test(e.msg ?? '')));
+    const stopped = runner.stop({ timeoutMs: 5000 });
+    const early = await settledWithin(stopped, 100);
+    second.resolve();
+    await stopped;
+    assert.equal(early, 'pending', 'stop() must wait for the second execution');
   });
 
   test('a batch where one unit lost its lease: the others commit exactly once, the loser neither completes nor writes', async () => {
