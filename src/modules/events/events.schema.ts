@@ -6,7 +6,6 @@ import { Type, type Static } from 'typebox';
 import { NO_CONTROL_CHARS } from '../../http/patterns.js';
 import { UUID_PATTERN } from '../../lib/ids.js';
 
-
 const FreeObject = <T = Record<string, unknown>>(options: Record<string, unknown> = {}) =>
   Type.Unsafe<T>({ type: 'object', additionalProperties: true, ...options });
 

@@ -19,7 +19,6 @@
  * to find and release the held jobs. Archived journeys: the run is exited (`journey_archived`).
  */
 import type { Kysely } from 'kysely';
-import type { Db } from '../../../db/connect.js';
 import type { GroupCommitter } from '../../../db/group-commit.js';
 import type { Database } from '../../../db/tables.js';
 import { enqueueJob, JobLeaseLostError, type ClaimedJob } from '../../../jobs/queue.js';
@@ -34,7 +33,6 @@ export const HOLD_MS = 60_000;
 const MAX_ERROR_LENGTH = 500;
 
 export interface StepEngineDeps extends StepDeps {
-  db: Db;
   /** Step transactions of concurrent jobs share a commit (a timer burst is thousands at once). */
   committer: GroupCommitter;
   logger: Pick<Logger, 'error' | 'warn'>;
