@@ -10,6 +10,7 @@ import { createMailTransport } from './mail/create-transport.js';
 import type { MailTransport } from './mail/transport.js';
 import { createDeliveryHandler } from './modules/emails/delivery.js';
 import { createEmailSend, DELIVER_JOB } from './modules/emails/emails.service.js';
+import { runRenderState } from './modules/journeys/runs/run-state.js';
 import { purgeEntryDecisions } from './modules/journeys/runs/runs.service.js';
 import { STEP_JOB } from './modules/journeys/runs/lifecycle.js';
 import { reapRunsOfFailedStepJobs, RUN_REAP_INTERVAL_MS, RUN_REAP_JOB } from './modules/journeys/runs/reaper.js';
@@ -49,7 +50,15 @@ export function createWorker(deps: Deps, options: WorkerOptions = {}): Worker {
     await purgeFinishedJobs(deps.db.kysely, deps.clock.now() - FINISHED_JOB_RETENTION_MS);
   });
   const handlerDeps = { db: deps.db, committer: deps.committer, clock: deps.clock, ids: deps.ids, logger: deps.logger, secret: deps.secret, publicUrl: deps.config.publicUrl };
-  runner.register(DELIVER_JOB, createDeliveryHandler({ ...handlerDeps, transport, maxAttempts: deps.config.emailMaxAttempts }));
+  runner.register(
+    DELIVER_JOB,
+    createDeliveryHandler({
+      ...handlerDeps,
+      transport,
+      maxAttempts: deps.config.emailMaxAttempts,
+      runRenderState: (trx, organizationId, runId) => runRenderState(trx, deps, organizationId, runId),
+    }),
+  );
   runner.register(STEP_JOB, createStepHandler({ ...handlerDeps, sendEmail: options.journeySendEmail ?? createEmailSend }));
   runner.register('journeys.entry-decisions.purge', async () => {
     await purgeEntryDecisions(deps.db.kysely, deps.clock.now() - deps.config.entryDecisionRetentionDays * 24 * HOUR_MS);

@@ -45,6 +45,18 @@ export interface DeliveryDeps {
   publicUrl: string;
   transport: MailTransport;
   maxAttempts: number;
+  /**
+   * The `/event`, `/variables` and `/waited` state of a send a journey run created (journeys.md
+   * §6.3), read from the run when its message is built. Given by the worker, which wires the
+   * journeys module in (emails does not depend on journeys); sends without a run render without.
+   */
+  runRenderState?: (trx: Kysely<Database>, organizationId: string, runId: string) => Promise<RunRenderState>;
+}
+
+export interface RunRenderState {
+  event?: Record<string, unknown>;
+  variables?: Record<string, unknown>;
+  waited?: Record<string, unknown>;
 }
 
 const TERMINAL = new Set(['Sent', 'Failed', 'Skipped']);
@@ -163,7 +175,8 @@ async function buildMessage(
   const snapshot = await selectSnapshotById(trx, send.organization_id, send.template_snapshot_id);
   if (!snapshot) return { ok: false, reason: 'the pinned template snapshot no longer exists' };
   const data = JSON.parse(send.data) as Record<string, unknown>;
-  const context = { organizationId: send.organization_id, emailSendId: send.id, profileId: send.profile_id, subscriptionGroupId: send.subscription_group_id, data, profile };
+  const runState = send.journey_run_id !== null && deps.runRenderState ? await deps.runRenderState(trx, send.organization_id, send.journey_run_id) : {};
+  const context = { organizationId: send.organization_id, emailSendId: send.id, profileId: send.profile_id, subscriptionGroupId: send.subscription_group_id, data, profile, ...runState };
   const links = unsubscribeLinks(deps.publicUrl, deps.secret, context);
   const rendered = renderSend(snapshot, context, links);
   if (!rendered.ok) return { ok: false, reason: rendered.error.reason };

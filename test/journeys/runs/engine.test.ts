@@ -12,6 +12,7 @@ import { forEachDialect } from '../../harness/database.js';
 import { createTestApp, json, type TestApp, type TestOrg } from '../../harness/app.js';
 import {
   call,
+  capturedHtml,
   emailSendsOfRun,
   getRun,
   HOUR,
@@ -263,6 +264,28 @@ forEachDialect('journey run engine', (dialect) => {
     assert.deepEqual(run.steps.slice(2).map((s) => [s.stepId, s.reason]), [['day', 'delay_elapsed'], ['w', 'event_received'], ['keep', null]]);
     const profile = json(await call(t.app, org.key, 'GET', `/api/v1/profiles/${run.profileId}`)) as { properties: Record<string, { value: unknown }> };
     assert.equal(profile.properties.lastOrder!.value, 'o-77');
+  });
+
+  test('a journey email renders /event, /waited and /profile from the run at delivery (§6.3)', async () => {
+    const tpl = await publishedTemplate(t, org, 'Your cart', 'Transactional', 'cart=${/event/cartId} order=${/waited/w/orderId} to=${/profile/email}');
+    const journey = await insertJourney(t, org.id, {
+      entry: { type: 'event', event: 'cart.render' },
+      start: 'w',
+      steps: {
+        w: { type: 'wait_for_event', event: 'cart.paid', timeout: 'PT1H', onEvent: 'mail', onTimeout: 'mail' },
+        mail: { type: 'send_email', templateId: tpl },
+      },
+    });
+    await trackOk(t, org, 'cart.render', 'render@example.com', { cartId: 'c-42' });
+    await runJobs();
+    t.clock.advance(MINUTE);
+    await trackOk(t, org, 'cart.paid', 'render@example.com', { orderId: 'o-9' });
+    await runJobs();
+    const run = await onlyRun(t, org, journey.id);
+    assert.equal(run.status, 'completed');
+    const [send] = await emailSendsOfRun(t, run.runId);
+    assert.equal(send!.status, 'Sent');
+    assert.match(await capturedHtml(t, org, send!.id), /cart=c-42 order=o-9 to=render@example\.com/);
   });
 
   test('worker killed right after the send was created: the retry finds one EmailSend, one message', async () => {

@@ -60,11 +60,11 @@ export async function setJourneyStatus(t: TestApp, journeyId: string, status: Jo
   await t.database.db.kysely.updateTable('journeys').set({ status }).where('id', '=', journeyId).execute();
 }
 
-const EMAIL_BODY = { root: 'e', elements: { e: { type: 'Email', props: {}, children: ['t'] }, t: { type: 'Text', props: { text: { $template: 'Hello ${/profile/email}' } } } } };
+const emailBody = (text: string) => ({ root: 'e', elements: { e: { type: 'Email', props: {}, children: ['t'] }, t: { type: 'Text', props: { text: { $template: text } } } } });
 
-/** A published template (Transactional unless said otherwise). */
-export async function publishedTemplate(t: TestApp, org: TestOrg, subject = 'Hello', purpose = 'Transactional'): Promise<string> {
-  const created = await call(t.app, org.key, 'POST', '/api/v1/templates', { name: `T ${Math.random()}`, purpose, definition: { subject, body: EMAIL_BODY } });
+/** A published template (Transactional unless said otherwise) whose body is one Text of `text`. */
+export async function publishedTemplate(t: TestApp, org: TestOrg, subject = 'Hello', purpose = 'Transactional', text = 'Hello ${/profile/email}'): Promise<string> {
+  const created = await call(t.app, org.key, 'POST', '/api/v1/templates', { name: `T ${Math.random()}`, purpose, definition: { subject, body: emailBody(text) } });
   assert.equal(created.statusCode, 201, created.body);
   const id = String(json(created).id);
   const published = await call(t.app, org.key, 'POST', `/api/v1/templates/${id}/publish`);
@@ -150,3 +150,10 @@ export function newWorker(t: TestApp, options: WorkerOptions = {}): Worker {
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
+
+/** The HTML body of the message the capture transport kept for a send. */
+export async function capturedHtml(t: TestApp, org: TestOrg, emailSendId: string): Promise<string> {
+  const res = await call(t.app, org.key, 'GET', `/api/v1/emails/${emailSendId}/message`);
+  assert.equal(res.statusCode, 200, res.body);
+  return String(json(res).html);
+}

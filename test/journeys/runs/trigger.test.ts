@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { forEachDialect } from '../../harness/database.js';
 import { createTestApp, json, type TestApp, type TestOrg } from '../../harness/app.js';
-import { call, emailSendsOfRun, getRun, insertJourney, newWorker, orgWithSender, publishedTemplate, setJourneyStatus } from './support.js';
+import { call, capturedHtml, emailSendsOfRun, getRun, insertJourney, newWorker, orgWithSender, publishedTemplate, setJourneyStatus } from './support.js';
 
 forEachDialect('journey trigger route', (dialect) => {
   let t: TestApp;
@@ -16,7 +16,7 @@ forEachDialect('journey trigger route', (dialect) => {
   before(async () => {
     t = await createTestApp(dialect);
     org = await orgWithSender(t);
-    templateId = await publishedTemplate(t, org, 'Reset your password');
+    templateId = await publishedTemplate(t, org, 'Reset your password', 'Transactional', 'reset=${/variables/resetUrl}');
   });
   after(() => t.close());
 
@@ -57,7 +57,10 @@ forEachDialect('journey trigger route', (dialect) => {
     assert.equal(run.status, 'completed');
     assert.equal(run.journeyKey, 'password-reset');
     assert.deepEqual(run.entry, { type: 'api', variables: { resetUrl: 'https://app.example.com/r/x' } });
-    assert.equal((await emailSendsOfRun(t, run.runId)).length, 1);
+    const sends = await emailSendsOfRun(t, run.runId);
+    assert.equal(sends.length, 1);
+    // The email renders the trigger's variables (journeys.md §6.3), read from the run at delivery.
+    assert.match(await capturedHtml(t, org, sends[0]!.id), /reset=https:\/\/app\.example\.com\/r\/x/);
     const profile = json(await call(t.app, org.key, 'GET', `/api/v1/profiles/${run.profileId}`)) as { email: string; externalId: string; properties: Record<string, { value: unknown; source: string }> };
     assert.equal(profile.email, 'u1@example.com');
     assert.equal(profile.externalId, 'u1');

@@ -10,7 +10,7 @@ import type { Database } from '../../../db/tables.js';
 import { parsePointer } from '../../../lib/json-pointer.js';
 import type { Condition, StateRoot } from '../definition/condition.js';
 import { getProfile, profileRenderState } from '../../profiles/profiles.service.js';
-import { selectEventData, selectMatchedWaits, type RunRow } from './runs.store.js';
+import { selectEventData, selectMatchedWaits, selectRun, type RunRow } from './runs.store.js';
 
 export type RunState = Record<string, unknown>;
 
@@ -70,3 +70,20 @@ export async function loadRunState(
 }
 
 export const ALL_RUN_ROOTS: ReadonlySet<StateRoot> = new Set<StateRoot>(['event', 'profile', 'variables', 'waited']);
+
+/**
+ * What an email a run sent renders with besides `/data` and `/profile` (§6.3): the run's event,
+ * variables and matched waits, read when the delivery worker builds the message. Empty when the
+ * run is gone (deleted with its Profile).
+ */
+export async function runRenderState(
+  db: Kysely<Database>,
+  deps: StateDeps,
+  organizationId: string,
+  runId: string,
+): Promise<{ event: Record<string, unknown>; variables: Record<string, unknown>; waited: Record<string, unknown> } | Record<string, never>> {
+  const run = await selectRun(db, organizationId, runId);
+  if (!run) return {};
+  const state = await loadRunState(db, deps, run, new Set(['event', 'variables', 'waited']));
+  return { event: state.event as Record<string, unknown>, variables: state.variables as Record<string, unknown>, waited: state.waited as Record<string, unknown> };
+}
