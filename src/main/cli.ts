@@ -265,7 +265,9 @@ export function buildCli(): Command {
         const noRunsToExit = { exitActiveRuns: async () => {} };
         const result = await db.kysely.transaction().execute((trx) => applyJourney(trx, deps, noRunsToExit, org.id, file, { activate: opts.activate === true }));
         if (!result.ok) throw new UsageError(describeJourneyError(result.error));
-        print(`${result.value.action} ${result.value.journey.key} v${result.value.journey.version}${opts.activate ? ` (${result.value.journey.status})` : ''}`);
+        // First line exactly as cli.md states it (scripts parse it); activation says so on its own line.
+        print(`${result.value.action} ${result.value.journey.key} v${result.value.journey.version}`);
+        if (result.value.activated) print(`activated ${result.value.journey.key}`);
       });
     });
   return program;

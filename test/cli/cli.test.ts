@@ -177,6 +177,8 @@ forEachDialect('segmentflow CLI', (dialect) => {
     journey.definition.steps.wait.duration = 'PT48H';
     writeFileSync(journeyFile, JSON.stringify(journey));
     assert.equal((await runCli(['journeys', 'apply', journeyFile, '--org', 'acme'], env)).stdout.trim(), 'updated welcome v2');
+    // --activate: the first line stays exactly cli.md's; the activation is reported on its own line.
+    assert.equal((await runCli(['journeys', 'apply', journeyFile, '--org', 'acme', '--activate'], env)).stdout.trim(), 'unchanged welcome v2\nactivated welcome');
     journey.definition.start = 'nowhere';
     writeFileSync(journeyFile, JSON.stringify(journey));
     const invalid = await runCli(['journeys', 'apply', journeyFile, '--org', 'acme'], env);

@@ -24,7 +24,7 @@ export async function applyJourney(
   organizationId: string,
   file: JourneyFile,
   options: { activate: boolean },
-): Promise<Result<{ action: 'created' | 'updated' | 'unchanged'; journey: JourneyView }, JourneyError>> {
+): Promise<Result<{ action: 'created' | 'updated' | 'unchanged'; activated: boolean; journey: JourneyView }, JourneyError>> {
   const existing = await selectJourneyByKey(db, organizationId, file.key);
   let action: 'created' | 'updated' | 'unchanged';
   let journey: JourneyView;
@@ -49,10 +49,12 @@ export async function applyJourney(
     action = same ? 'unchanged' : 'updated';
     journey = updated.value;
   }
+  let activated = false;
   if (options.activate && journey.status !== 'Active') {
-    const activated = await transitionJourney(db, deps, runs, organizationId, journey.id, 'activate');
-    if (!activated.ok) return err(activated.error);
-    journey = activated.value;
+    const transitioned = await transitionJourney(db, deps, runs, organizationId, journey.id, 'activate');
+    if (!transitioned.ok) return err(transitioned.error);
+    journey = transitioned.value;
+    activated = true;
   }
-  return ok({ action, journey });
+  return ok({ action, activated, journey });
 }
