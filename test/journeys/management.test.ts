@@ -108,6 +108,14 @@ forEachDialect('journey management', (dialect) => {
     const versions = json(await call(t.app, org.key, 'GET', `/api/v1/journeys/${id}/versions`)).data as { version: number; definition: { steps: { wait_order: { timeout: string } } } }[];
     assert.deepEqual(versions.map((v) => v.version), [2, 1]);
     assert.equal(versions[1]!.definition.steps.wait_order.timeout, 'PT1H', 'version 1 is immutable');
+    // Paginated like every list (conventions.md §7): limit, then the cursor continues below.
+    const first = json(await call(t.app, org.key, 'GET', `/api/v1/journeys/${id}/versions?limit=1`)) as { data: { version: number }[]; nextCursor: string | null };
+    assert.deepEqual(first.data.map((v) => v.version), [2]);
+    assert.ok(first.nextCursor);
+    const second = json(await call(t.app, org.key, 'GET', `/api/v1/journeys/${id}/versions?limit=1&cursor=${encodeURIComponent(first.nextCursor)}`)) as { data: { version: number }[]; nextCursor: string | null };
+    assert.deepEqual([second.data.map((v) => v.version), second.nextCursor], [[1], null]);
+    const foreign = await call(t.app, org.key, 'GET', `/api/v1/journeys/${id}/versions?cursor=${encodeURIComponent(first.nextCursor)}x`);
+    assert.equal(foreign.statusCode, 400);
 
     assert.equal(json(await call(t.app, org.key, 'POST', `/api/v1/journeys/${id}/pause`)).status, 'Paused');
     assert.equal(json(await call(t.app, org.key, 'POST', `/api/v1/journeys/${id}/archive`)).status, 'Archived');

@@ -9,7 +9,7 @@ import { HttpError, validationError } from '../../http/errors.js';
 import { readIdempotencyKey, requestFingerprint } from '../../http/idempotency.js';
 import { ErrorResponses } from '../../http/openapi.js';
 import type { RouteContext } from '../../http/route-context.js';
-import { pageOf, pageStart } from '../../http/pagination.js';
+import { PageQuery, pageOf, pageStart } from '../../http/pagination.js';
 import type { Result } from '../../lib/result.js';
 import { CreateJourneyBody, JourneyIdParams, JourneySchema, JourneyVersionSchema, ListJourneysQuery, UpdateJourneyBody, ValidateJourneyBody } from './journeys.schema.js';
 import {
@@ -137,10 +137,24 @@ export function registerJourneyRoutes(app: FastifyInstance, ctx: RouteContext, r
   typed.get(
     '/api/v1/journeys/:id/versions',
     {
-      schema: { tags: TAGS, summary: 'Versions, newest first', params: JourneyIdParams, response: { 200: Type.Object({ data: Type.Array(JourneyVersionSchema), nextCursor: Type.Null() }), ...ErrorResponses } },
+      schema: {
+        tags: TAGS,
+        summary: 'Versions, newest first',
+        params: JourneyIdParams,
+        querystring: PageQuery,
+        response: { 200: Type.Object({ data: Type.Array(JourneyVersionSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...ErrorResponses },
+      },
       config: { scopes: ['journeys:read'] },
     },
-    async (request) => ({ data: unwrap(await listJourneyVersions(db, principalOf(request).organizationId, request.params.id)), nextCursor: null }),
+    async (request) => {
+      const { organizationId } = principalOf(request);
+      // The cursor holds the last version number shown (versions, not ids, order this list).
+      const scope = `${organizationId}:journey-versions:${request.params.id.toLowerCase()}`;
+      const before = pageStart(ctx.cursorSecret, scope, request.query.cursor);
+      const limit = request.query.limit ?? 50;
+      const rows = unwrap(await listJourneyVersions(db, organizationId, request.params.id, { limit: limit + 1, beforeVersion: before === null ? null : Number(before) }));
+      return pageOf(rows, limit, { secret: ctx.cursorSecret, scope, idOf: (v) => String(v.version) }, (v) => v);
+    },
   );
 
   // Read-only (writes nothing), so no Idempotency-Key: the same body always gives the same answer.

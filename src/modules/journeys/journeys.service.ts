@@ -240,10 +240,16 @@ export async function transitionJourney(
   return ok(toJourneyView({ ...row, ...changes }, version));
 }
 
-export async function listJourneyVersions(db: Kysely<Database>, organizationId: string, id: string): Promise<Result<JourneyVersionView[], JourneyError>> {
+/** A page of versions (newest first) below `beforeVersion`; `limit` rows at most. */
+export async function listJourneyVersions(
+  db: Kysely<Database>,
+  organizationId: string,
+  id: string,
+  page: { limit: number; beforeVersion: number | null },
+): Promise<Result<JourneyVersionView[], JourneyError>> {
   const row = await selectJourney(db, organizationId, id.toLowerCase());
   if (!row) return err({ type: 'journey_not_found' });
-  return ok((await selectJourneyVersions(db, row.id)).map(toVersionView));
+  return ok((await selectJourneyVersions(db, row.id, page)).map(toVersionView));
 }
 
 export { loadRefs as loadDefinitionRefs };

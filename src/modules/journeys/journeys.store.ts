@@ -57,6 +57,14 @@ export function selectJourneyVersion(db: Kysely<Database>, versionId: string): P
   return db.selectFrom('journey_versions').selectAll().where('id', '=', versionId).executeTakeFirst();
 }
 
-export function selectJourneyVersions(db: Kysely<Database>, journeyId: string): Promise<JourneyVersionRow[]> {
-  return db.selectFrom('journey_versions').selectAll().where('journey_id', '=', journeyId).orderBy('version', 'desc').execute();
+/** A page of a journey's versions, newest first, below `beforeVersion` when given. */
+export function selectJourneyVersions(db: Kysely<Database>, journeyId: string, page: { limit: number; beforeVersion: number | null }): Promise<JourneyVersionRow[]> {
+  return db
+    .selectFrom('journey_versions')
+    .selectAll()
+    .where('journey_id', '=', journeyId)
+    .$if(page.beforeVersion !== null, (q) => q.where('version', '<', page.beforeVersion ?? 0))
+    .orderBy('version', 'desc')
+    .limit(page.limit)
+    .execute();
 }
