@@ -56,7 +56,7 @@ export function createWorker(deps: Deps, options: WorkerOptions = {}): Worker {
       ...handlerDeps,
       transport,
       maxAttempts: deps.config.emailMaxAttempts,
-      runRenderState: (trx, organizationId, runId) => runRenderState(trx, deps, organizationId, runId),
+      runRenderState: (trx, organizationId, runId, roots) => runRenderState(trx, deps, organizationId, runId, roots),
     }),
   );
   runner.register(STEP_JOB, createStepHandler({ ...handlerDeps, sendEmail: options.journeySendEmail ?? createEmailSend }));

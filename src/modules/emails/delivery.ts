@@ -32,7 +32,7 @@ import type { TemplateDefinition } from '../templates/render/definition.js';
 import { DELIVER_JOB, suppressionReason } from './emails.service.js';
 import { insertMessage, selectEmailSendById, selectMessageBySend, updateEmailSend, updateMessage, type EmailSendRow, type MessageRow } from './emails.store.js';
 import { failureMessage, type Address } from './emails.view.js';
-import { renderSend, selectSnapshotById, unsubscribeLinks } from './send-render.js';
+import { renderSend, selectSnapshotById, snapshotStateRoots, unsubscribeLinks } from './send-render.js';
 
 export interface DeliveryDeps {
   db: Db;
@@ -47,10 +47,11 @@ export interface DeliveryDeps {
   maxAttempts: number;
   /**
    * The `/event`, `/variables` and `/waited` state of a send a journey run created (journeys.md
-   * §6.3), read from the run when its message is built. Given by the worker, which wires the
-   * journeys module in (emails does not depend on journeys); sends without a run render without.
+   * §6.3), read from the run when its message is built — only the `roots` the template reads.
+   * Given by the worker, which wires the journeys module in (emails does not depend on
+   * journeys); sends without a run render without.
    */
-  runRenderState?: (trx: Kysely<Database>, organizationId: string, runId: string) => Promise<RunRenderState>;
+  runRenderState?: (trx: Kysely<Database>, organizationId: string, runId: string, roots: ReadonlySet<string>) => Promise<RunRenderState>;
 }
 
 export interface RunRenderState {
@@ -60,6 +61,8 @@ export interface RunRenderState {
 }
 
 const TERMINAL = new Set(['Sent', 'Failed', 'Skipped']);
+/** Render-state roots a journey run provides (the others come from the send itself). */
+const RUN_ROOTS: ReadonlySet<string> = new Set(['event', 'variables', 'waited']);
 
 /** emails.md §5: min(30 s × 2^(attempt−1), 1 h) ± 20 %. */
 export function deliveryRetryDelayMs(attempt: number, random: () => number = Math.random): number {
@@ -175,7 +178,8 @@ async function buildMessage(
   const snapshot = await selectSnapshotById(trx, send.organization_id, send.template_snapshot_id);
   if (!snapshot) return { ok: false, reason: 'the pinned template snapshot no longer exists' };
   const data = JSON.parse(send.data) as Record<string, unknown>;
-  const runState = send.journey_run_id !== null && deps.runRenderState ? await deps.runRenderState(trx, send.organization_id, send.journey_run_id) : {};
+  const runRoots = [...snapshotStateRoots(snapshot)].filter((root) => RUN_ROOTS.has(root));
+  const runState = send.journey_run_id !== null && deps.runRenderState && runRoots.length > 0 ? await deps.runRenderState(trx, send.organization_id, send.journey_run_id, new Set(runRoots)) : {};
   const context = { organizationId: send.organization_id, emailSendId: send.id, profileId: send.profile_id, subscriptionGroupId: send.subscription_group_id, data, profile, ...runState };
   const links = unsubscribeLinks(deps.publicUrl, deps.secret, context);
   const rendered = renderSend(snapshot, context, links);

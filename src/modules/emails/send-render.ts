@@ -11,6 +11,7 @@ import { signToken } from '../../lib/signed-token.js';
 import type { Result } from '../../lib/result.js';
 import type { TemplateDefinition } from '../templates/render/definition.js';
 import { EMPTY_BRAND, renderHeaders, renderTemplate, type CompiledTemplate, type RenderedHeaders, type RenderFailure, type RenderOutput, type RenderState } from '../templates/render/render.js';
+import { stateRootsRead, type StateRoot } from '../templates/render/state-pointers.js';
 import { compiledSnapshot } from '../templates/templates.preview.js';
 import type { SnapshotRow } from '../templates/templates.store.js';
 
@@ -24,6 +25,20 @@ export interface SendContext {
   event?: Record<string, unknown>;
   variables?: Record<string, unknown>;
   waited?: Record<string, unknown>;
+}
+
+const ROOTS_CACHE_LIMIT = 1000;
+const rootsBySnapshot = new Map<string, ReadonlySet<StateRoot>>();
+
+/** The state roots a snapshot's definition may read (snapshots are immutable, so cached by id). */
+export function snapshotStateRoots(snapshot: Pick<SnapshotRow, 'id' | 'definition'>): ReadonlySet<StateRoot> {
+  let roots = rootsBySnapshot.get(snapshot.id);
+  if (!roots) {
+    roots = stateRootsRead(JSON.parse(snapshot.definition));
+    if (rootsBySnapshot.size >= ROOTS_CACHE_LIMIT) rootsBySnapshot.delete(rootsBySnapshot.keys().next().value!);
+    rootsBySnapshot.set(snapshot.id, roots);
+  }
+  return roots;
 }
 
 export function selectSnapshotById(db: Kysely<Database>, organizationId: string, id: string): Promise<SnapshotRow | undefined> {

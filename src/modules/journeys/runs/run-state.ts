@@ -72,18 +72,23 @@ export async function loadRunState(
 export const ALL_RUN_ROOTS: ReadonlySet<StateRoot> = new Set<StateRoot>(['event', 'profile', 'variables', 'waited']);
 
 /**
- * What an email a run sent renders with besides `/data` and `/profile` (§6.3): the run's event,
- * variables and matched waits, read when the delivery worker builds the message. Empty when the
- * run is gone (deleted with its Profile).
+ * What an email a run sent renders with besides `/data` and `/profile` (§6.3): those of the run's
+ * event, variables and matched waits that `roots` names, read when the delivery worker builds the
+ * message. Empty when the run is gone (deleted with its Profile).
  */
 export async function runRenderState(
   db: Kysely<Database>,
   deps: StateDeps,
   organizationId: string,
   runId: string,
-): Promise<{ event: Record<string, unknown>; variables: Record<string, unknown>; waited: Record<string, unknown> } | Record<string, never>> {
+  roots: ReadonlySet<string>,
+): Promise<{ event?: Record<string, unknown>; variables?: Record<string, unknown>; waited?: Record<string, unknown> }> {
   const run = await selectRun(db, organizationId, runId);
   if (!run) return {};
-  const state = await loadRunState(db, deps, run, new Set(['event', 'variables', 'waited']));
-  return { event: state.event as Record<string, unknown>, variables: state.variables as Record<string, unknown>, waited: state.waited as Record<string, unknown> };
+  const state = await loadRunState(db, deps, run, roots);
+  const out: { event?: Record<string, unknown>; variables?: Record<string, unknown>; waited?: Record<string, unknown> } = {};
+  if (roots.has('event')) out.event = state.event as Record<string, unknown>;
+  if (roots.has('variables')) out.variables = state.variables as Record<string, unknown>;
+  if (roots.has('waited')) out.waited = state.waited as Record<string, unknown>;
+  return out;
 }

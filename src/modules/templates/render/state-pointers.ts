@@ -39,3 +39,23 @@ export function splitTemplate(text: string): TemplateParts {
   literals.push(text.slice(last));
   return { literals, pointers };
 }
+
+/**
+ * The render-state roots a template definition may read: the first token of every string that is
+ * a state pointer, and of every `${…}` placeholder, anywhere in it. An over-approximation (a
+ * literal string that looks like a pointer counts too), so a caller that loads only these roots
+ * never misses one the render needs.
+ */
+export function stateRootsRead(definition: unknown, into: Set<StateRoot> = new Set()): Set<StateRoot> {
+  if (typeof definition === 'string') {
+    const candidates = definition.startsWith('/') ? [definition, ...splitTemplate(definition).pointers] : splitTemplate(definition).pointers;
+    for (const pointer of candidates) {
+      if (statePointerProblem(pointer) === undefined) into.add(parsePointer(pointer)[0] as StateRoot);
+    }
+  } else if (Array.isArray(definition)) {
+    for (const item of definition) stateRootsRead(item, into);
+  } else if (typeof definition === 'object' && definition !== null) {
+    for (const value of Object.values(definition)) stateRootsRead(value, into);
+  }
+  return into;
+}
