@@ -140,6 +140,18 @@ forEachDialect('templates API', (dialect) => {
     const res = json(await call(t.app, org.key, 'POST', `/api/v1/templates/${String(tpl.id)}/render`, { profileId, state: { event: { orderId: '9' } } }));
     assert.deepEqual(res.missingPaths, []);
     assert.ok(String(res.html).includes('Hi Sam'));
+    // An unknown profileId is profile_not_found (conventions.md §4.2), as for emails.send.
+    const unknown = await call(t.app, org.key, 'POST', `/api/v1/templates/${String(tpl.id)}/render`, { profileId: '0190f400-0000-7000-8000-000000000000' });
+    assert.equal(unknown.statusCode, 422);
+    assert.equal(json(unknown).error, 'profile_not_found');
+
+    // Published, then deleted: neither the snapshot list nor a snapshot is shown any more.
+    const published = json(await call(t.app, org.key, 'POST', `/api/v1/templates/${String(tpl.id)}/publish`));
+    const snapshotId = String(published.currentSnapshotId);
+    assert.equal((await call(t.app, org.key, 'GET', `/api/v1/templates/${String(tpl.id)}/snapshots/${snapshotId}`)).statusCode, 200);
+    assert.equal((await call(t.app, org.key, 'DELETE', `/api/v1/templates/${String(tpl.id)}`)).statusCode, 204);
+    assert.equal((await call(t.app, org.key, 'GET', `/api/v1/templates/${String(tpl.id)}/snapshots`)).statusCode, 404);
+    assert.equal((await call(t.app, org.key, 'GET', `/api/v1/templates/${String(tpl.id)}/snapshots/${snapshotId}`)).statusCode, 404);
 
     const preview = await call(t.app, org.key, 'POST', '/api/v1/templates/preview', {
       definition: { subject: { $template: 'Hey ${/variables/who}' }, renderVariables: { who: 'you' }, body: VALID_BODY },

@@ -1,7 +1,8 @@
 /**
- * Which live journeys reference a template, subscription group or sender profile: deleting one of
- * those answers 409 `resource_in_use` while an Active or Paused journey's current version uses it
- * (templates.md §2, emails.md §8.2–8.3).
+ * Which journeys reference a template, subscription group or sender profile: deleting one of
+ * those answers 409 `resource_in_use` while it is used by the current version of an Active or
+ * Paused journey, or by an older version that live runs still follow (a run finishes on the
+ * version it started, journeys.md §2) — templates.md §2, emails.md §8.2–8.3.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/tables.js';
@@ -10,19 +11,27 @@ import { referencedIds, type JourneyDefinition } from './definition/definition.j
 export type ReferenceKind = 'template' | 'subscriptionGroup' | 'senderProfile';
 
 export async function journeysUsing(db: Kysely<Database>, organizationId: string, kind: ReferenceKind, id: string): Promise<{ type: 'Journey'; id: string }[]> {
-  const rows = await db
+  const current = await db
     .selectFrom('journeys')
     .innerJoin('journey_versions', 'journey_versions.id', 'journeys.version_id')
     .select(['journeys.id as id', 'journey_versions.definition as definition'])
     .where('journeys.organization_id', '=', organizationId)
     .where('journeys.status', 'in', ['Active', 'Paused'])
     .execute();
+  const followed = await db
+    .selectFrom('journey_versions')
+    .select(['journey_versions.journey_id as id', 'journey_versions.definition as definition'])
+    .where('journey_versions.organization_id', '=', organizationId)
+    .where('journey_versions.id', 'in', (eb) =>
+      eb.selectFrom('journey_runs').select('journey_runs.version_id').where('journey_runs.organization_id', '=', organizationId).where('journey_runs.status', 'in', ['queued', 'running']),
+    )
+    .execute();
   const target = id.toLowerCase();
-  return rows
-    .filter((row) => {
-      const ids = referencedIds(JSON.parse(row.definition) as JourneyDefinition);
-      const list = kind === 'template' ? ids.templateIds : kind === 'subscriptionGroup' ? ids.subscriptionGroupIds : ids.senderProfileIds;
-      return list.includes(target);
-    })
-    .map((row) => ({ type: 'Journey' as const, id: row.id }));
+  const using = new Set<string>();
+  for (const row of [...current, ...followed]) {
+    const ids = referencedIds(JSON.parse(row.definition) as JourneyDefinition);
+    const list = kind === 'template' ? ids.templateIds : kind === 'subscriptionGroup' ? ids.subscriptionGroupIds : ids.senderProfileIds;
+    if (list.includes(target)) using.add(row.id);
+  }
+  return [...using].map((journeyId) => ({ type: 'Journey' as const, id: journeyId }));
 }

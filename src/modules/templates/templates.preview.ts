@@ -27,7 +27,8 @@ export type PreviewError =
   | { type: 'template_not_published' }
   | { type: 'snapshot_not_found' }
   | { type: 'render_failed'; reason: string }
-  | { type: 'missing_paths'; missingPaths: string[] };
+  | { type: 'missing_paths'; missingPaths: string[] }
+  | { type: 'profile_not_found'; by: 'profileId' };
 
 
 const CACHE_LIMIT = 500;
@@ -62,7 +63,7 @@ async function buildState(
   let profile: Record<string, unknown> = {};
   if (options.profileId !== undefined) {
     const view = await getProfile(db, organizationId, options.profileId, options.secret);
-    if (!view) return err({ type: 'reference_not_found', pointers: ['/profileId'] });
+    if (!view) return err({ type: 'profile_not_found', by: 'profileId' });
     profile = profileRenderState(view);
   }
   return ok({

@@ -351,7 +351,13 @@ export async function listSnapshots(
   return ok((await selectSnapshotsPage(db, organizationId, row.id, page)).map(toSnapshotView));
 }
 
+/**
+ * One snapshot of a template that exists. A deleted template's snapshots stay in the database for
+ * the sends pinned to them, but the API no longer shows them (as the list does not).
+ */
 export async function getSnapshot(db: Kysely<Database>, organizationId: string, templateId: string, snapshotId: string): Promise<SnapshotView | null> {
-  const row = await selectSnapshot(db, organizationId, templateId.toLowerCase(), snapshotId.toLowerCase());
+  const template = await selectTemplate(db, organizationId, templateId.toLowerCase());
+  if (!template) return null;
+  const row = await selectSnapshot(db, organizationId, template.id, snapshotId.toLowerCase());
   return row ? toSnapshotView(row) : null;
 }

@@ -11,7 +11,7 @@ import { createDevSender } from '../../../src/modules/senders/senders.service.js
 import { createWorker, type Worker, type WorkerOptions } from '../../../src/worker.js';
 import { idemKey, json, track, type TestApp, type TestOrg } from '../../harness/app.js';
 
-export function call(app: FastifyInstance, key: string, method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown, headers: Record<string, string> = {}) {
+export function call(app: FastifyInstance, key: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}) {
   return app.inject({
     method,
     url,

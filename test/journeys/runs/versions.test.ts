@@ -35,8 +35,15 @@ forEachDialect('journey versions mid-run', (dialect) => {
     const [early] = await runsOf(t, org, id);
     assert.equal(early!.version, 1);
 
+    // The current version's template cannot be deleted while the journey is Active.
+    const inUse = await call(t.app, org.key, 'DELETE', `/api/v1/templates/${first}`);
+    assert.equal(inUse.statusCode, 409, inUse.body);
+    assert.equal(json(inUse).error, 'resource_in_use');
+
     const updated = json(await call(t.app, org.key, 'PUT', `/api/v1/journeys/${id}`, { definition: definition(second, 'PT3H') }));
     assert.equal(updated.version, 2);
+    // v1 is no longer current, but the early run still follows it: its template stays in use.
+    assert.equal((await call(t.app, org.key, 'DELETE', `/api/v1/templates/${first}`)).statusCode, 409, 'a live run on v1 still sends it');
     assert.equal((await trackOk(t, org, 'user.signed_up', 'late@example.com')).enrolledJourneys, 1);
     await worker.runner.runDueJobsOnce();
 
@@ -47,6 +54,8 @@ forEachDialect('journey versions mid-run', (dialect) => {
     assert.equal(earlyRun.version, 1);
     const earlySends = await emailSendsOfRun(t, early!.runId);
     assert.deepEqual(earlySends.map((s) => [s.template_id, s.subject]), [[first, 'From version 1']]);
+    // No live run follows v1 any more: its template may go.
+    assert.equal((await call(t.app, org.key, 'DELETE', `/api/v1/templates/${first}`)).statusCode, 204);
 
     const late = (await runsOf(t, org, id)).find((r) => r.runId !== early!.runId)!;
     assert.equal(late.version, 2);
