@@ -19,7 +19,10 @@ import { createDomain, createSenderProfile, findDomainByName, verifyDomain, type
 import { createOrganization, findOrganization, listOrganizations, type Organization } from '../modules/orgs/orgs.service.js';
 import { STARTER_TEMPLATES, type StarterName, type TemplateFile } from '../modules/templates/starters.js';
 import { importTemplate } from '../modules/templates/templates.import.js';
-import { PURPOSES, type TemplateError } from '../modules/templates/templates.service.js';
+import type { TemplateError } from '../modules/templates/templates.service.js';
+import { CreateTemplateBody } from '../modules/templates/templates.schema.js';
+import { bodyAjv, fieldErrorsFromAjv } from '../http/validation.js';
+import type { ValidateFunction } from 'ajv';
 import { applyJourney, type JourneyFile } from '../modules/journeys/journeys.apply.js';
 import { JOURNEY_KEY_PATTERN } from '../modules/journeys/journeys.schema.js';
 import { RESERVED_KEYS, type JourneyError } from '../modules/journeys/journeys.service.js';
@@ -324,6 +327,7 @@ function describeSenderError(error: SenderError, email?: string): string {
   }
 }
 
+/** A template file holds a Template create body, checked by the API's own schema. */
 function readTemplateFile(path: string): TemplateFile {
   let parsed: unknown;
   try {
@@ -331,18 +335,15 @@ function readTemplateFile(path: string): TemplateFile {
   } catch (error) {
     throw new UsageError(`Cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const file = parsed as Partial<TemplateFile> | null;
-  if (file === null || typeof file !== 'object' || typeof file.name !== 'string' || file.name.length < 1 || file.name.length > 200) {
-    throw new UsageError(`${path} must hold a Template create body with a "name" of 1–200 characters.`);
+  templateFileValidator ??= bodyAjv.compile(CreateTemplateBody);
+  if (!templateFileValidator(parsed)) {
+    const errors = fieldErrorsFromAjv(templateFileValidator.errors ?? [], 'body');
+    throw new UsageError(`${path} must hold a Template create body:\n${errors.map((e) => `  ${e.pointer || '/'}: ${e.message}`).join('\n')}`);
   }
-  if (file.purpose !== undefined && !(PURPOSES as readonly string[]).includes(file.purpose)) {
-    throw new UsageError(`${path}: purpose must be one of ${PURPOSES.join(', ')}.`);
-  }
-  if (file.definition !== undefined && (file.definition === null || typeof file.definition !== 'object' || Array.isArray(file.definition))) {
-    throw new UsageError(`${path}: definition must be an object.`);
-  }
-  return file as TemplateFile;
+  return parsed as TemplateFile;
 }
+
+let templateFileValidator: ValidateFunction | null = null;
 
 function describeTemplateError(error: TemplateError): string {
   switch (error.type) {

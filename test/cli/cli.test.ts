@@ -148,7 +148,13 @@ forEachDialect('segmentflow CLI', (dialect) => {
     // Template files: import creates, a second import updates by name, --publish publishes.
     const dir = mkdtempSync(join(tmpdir(), 'sf-tpl-'));
     const file = join(dir, 'receipt.json');
-    writeFileSync(file, JSON.stringify({ name: 'Receipt', purpose: 'Transactional', definition: { subject: 'Your receipt' } }));
+    // The file is a create body checked by the API's schema: every bad field is named, nothing saved.
+    writeFileSync(file, JSON.stringify({ name: 'Receipt', language: 'not a tag!!', colour: 'red' }));
+    const badFile = await runCli(['templates', 'import', file, '--org', 'acme'], env);
+    assert.equal(badFile.code, 2);
+    assert.match(badFile.stderr, /\/language/);
+    assert.match(badFile.stderr, /\/colour: unknown field/);
+    writeFileSync(file, JSON.stringify({ name: 'Receipt', purpose: 'Transactional', subType: 'receipt', definition: { subject: 'Your receipt' } }));
     const imported = await runCli(['templates', 'import', file, '--org', 'acme'], env);
     assert.equal(imported.code, 0, imported.stderr);
     assert.match(imported.stdout, /^created template "Receipt"/);
@@ -193,6 +199,9 @@ forEachDialect('segmentflow CLI', (dialect) => {
     try {
       const res = await app.inject({ method: 'GET', url: '/api/v1/organization', headers: { 'x-api-key': key } });
       assert.equal(JSON.parse(res.body).id, acme.id);
+      // Every field of the imported create body was kept, not only name/purpose/definition.
+      const receipt = await db.kysely.selectFrom('templates').select(['sub_type', 'purpose']).where('organization_id', '=', acme.id).where('name', '=', 'Receipt').executeTakeFirstOrThrow();
+      assert.deepEqual(receipt, { sub_type: 'receipt', purpose: 'Transactional' });
     } finally {
       await app.close();
       await db.close();

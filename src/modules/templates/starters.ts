@@ -4,14 +4,10 @@
  * `segmentflow templates import --starter <name>` loads one anywhere. Each is a Template create
  * body, the same shape `templates import <file.json>` reads.
  */
-import type { TemplatePurpose } from './templates.service.js';
+import type { TemplateInput } from './templates.service.js';
 
-export interface TemplateFile {
-  name: string;
-  purpose?: TemplatePurpose;
-  language?: string;
-  definition?: Record<string, unknown>;
-}
+/** A Template create body (`POST /api/v1/templates`): what a template file and a starter hold. */
+export type TemplateFile = TemplateInput & { name: string };
 
 const footer = (text: string) => ({ type: 'Text', props: { text, fontSize: 12, color: '#71717a', align: 'center' } });
 

@@ -25,15 +25,10 @@ export async function importTemplate(
   options: { publish: boolean; source: TemplateSource },
 ): Promise<Result<ImportOutcome, TemplateError>> {
   const existing = await selectTemplateByName(db, organizationId, file.name);
-  const input = {
-    name: file.name,
-    ...(file.purpose !== undefined ? { purpose: file.purpose } : {}),
-    ...(file.language !== undefined ? { language: file.language } : {}),
-    ...(file.definition !== undefined ? { definition: file.definition } : {}),
-  };
+  // The whole create body, as the API takes it; on an existing template, a PUT of the same fields.
   const saved = existing
-    ? await updateTemplate(db, deps, organizationId, existing.id, input)
-    : await createTemplate(db, deps, organizationId, input, options.source);
+    ? await updateTemplate(db, deps, organizationId, existing.id, file)
+    : await createTemplate(db, deps, organizationId, file, options.source);
   if (!saved.ok) return saved;
   const action = existing ? 'updated' : 'created';
   if (!options.publish) return ok({ action, template: saved.value, published: false });
