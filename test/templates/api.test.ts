@@ -72,6 +72,15 @@ forEachDialect('templates API', (dialect) => {
     assert.notEqual(s2.currentSnapshotId, s1);
     const list = json(await call(t.app, org.key, 'GET', `/api/v1/templates/${String(tpl.id)}/snapshots`));
     assert.deepEqual((list.data as { version: number }[]).map((s) => s.version), [2, 1]);
+
+    // An explicit plain-text part, then `text: null` clears it: the text is derived from the HTML again.
+    const withText = json(await call(t.app, org.key, 'PUT', `/api/v1/templates/${String(tpl.id)}`, { definition: { text: 'Plain only' } }));
+    assert.equal((withText.definition as Record<string, unknown>).text, 'Plain only');
+    const render = () => call(t.app, org.key, 'POST', `/api/v1/templates/${String(tpl.id)}/render`, { state: { event: { orderId: '7' } } });
+    assert.equal(json(await render()).text, 'Plain only');
+    const cleared = json(await call(t.app, org.key, 'PUT', `/api/v1/templates/${String(tpl.id)}`, { definition: { text: null } }));
+    assert.ok(!('text' in (cleared.definition as Record<string, unknown>)), JSON.stringify(cleared.definition));
+    assert.match(String(json(await render()).text), /Order 7/);
   });
 
   test('catalog violations → 400 with pointers under /definition', async () => {

@@ -142,7 +142,9 @@ export function toSnapshotView(row: SnapshotRow): SnapshotView {
 
 /** Validates and normalises a (partial) definition merged over `base`. */
 export function prepareDefinition(base: TemplateDefinition | null, given: Record<string, unknown> | undefined): Result<TemplateDefinition, TemplateError> {
-  const merged = { ...(base ?? {}), ...(given ?? {}) };
+  const merged: Record<string, unknown> = { ...(base ?? {}), ...(given ?? {}) };
+  // `text: null` clears the explicit plain-text part (conventions.md §1), so it is derived again.
+  if (given?.text === null) delete merged.text;
   const errors = validateDefinition(merged);
   if (errors.length > 0) return err({ type: 'invalid_definition', errors });
   return ok(normalizeDefinition(merged));
