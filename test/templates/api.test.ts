@@ -68,6 +68,10 @@ forEachDialect('templates API', (dialect) => {
     const snapshot = json(await call(t.app, org.key, 'GET', `/api/v1/templates/${String(tpl.id)}/snapshots/${s1}`));
     assert.deepEqual((snapshot.definition as Record<string, unknown>).subject, { $template: 'Order ${/event/orderId}' });
     assert.equal(snapshot.version, 1);
+    // /render reads the draft by default, the published snapshot with "current", or a given snapshot.
+    const renderFrom = async (source?: string) =>
+      String(json(await call(t.app, org.key, 'POST', `/api/v1/templates/${String(tpl.id)}/render`, { ...(source ? { source } : {}), state: { event: { orderId: '5' } } })).subject);
+    assert.deepEqual([await renderFrom(), await renderFrom('draft'), await renderFrom('current'), await renderFrom(s1)], ['Changed', 'Changed', 'Order 5', 'Order 5']);
     const s2 = json(await call(t.app, org.key, 'POST', `/api/v1/templates/${String(tpl.id)}/publish`));
     assert.notEqual(s2.currentSnapshotId, s1);
     const list = json(await call(t.app, org.key, 'GET', `/api/v1/templates/${String(tpl.id)}/snapshots`));
@@ -198,6 +202,20 @@ forEachDialect('templates API', (dialect) => {
     assert.equal((await call(t.app, org.key, 'DELETE', `/api/v1/templates/${String(a.id)}`)).statusCode, 404);
     const reader = await o.keyWith(['templates:read']);
     assert.equal((await call(t.app, reader, 'POST', '/api/v1/templates', { name: 'nope' })).statusCode, 403);
+    // Every write route needs templates:write; no key at all is 401.
+    for (const [method, url, body] of [
+      ['PUT', `/api/v1/templates/${String(a.id)}`, { name: 'x' }],
+      ['DELETE', `/api/v1/templates/${String(a.id)}`, undefined],
+      ['POST', `/api/v1/templates/${String(a.id)}/publish`, undefined],
+      ['POST', `/api/v1/templates/${String(a.id)}/archive`, undefined],
+      ['POST', `/api/v1/templates/${String(a.id)}/duplicate`, {}],
+    ] as const) {
+      const denied = await call(t.app, reader, method, url, body);
+      assert.equal(denied.statusCode, 403, `${method} ${url}`);
+      assert.equal(json(denied).error, 'insufficient_scope');
+    }
+    const anonymous = await t.app.inject({ method: 'GET', url: '/api/v1/templates' });
+    assert.equal(anonymous.statusCode, 401);
     assert.equal((await call(t.app, reader, 'GET', '/api/v1/templates')).statusCode, 200);
 
     assert.equal((await call(t.app, o.key, 'DELETE', `/api/v1/templates/${String(a.id)}`)).statusCode, 204);
