@@ -4,10 +4,12 @@
  * or configuration error.
  */
 import { readFileSync } from 'node:fs';
+import type { ValidateFunction } from 'ajv';
 import { Command, CommanderError, Option } from 'commander';
 import { parseConfig, type Config } from '../config.js';
 import { connectDatabase, type Db } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
+import { bodyAjv, fieldErrorsFromAjv } from '../http/validation.js';
 import { parseDateTime } from '../lib/date-time.js';
 import { systemClock } from '../lib/clock.js';
 import { uuidV7 } from '../lib/ids.js';
@@ -21,8 +23,6 @@ import { STARTER_TEMPLATES, type StarterName, type TemplateFile } from '../modul
 import { importTemplate } from '../modules/templates/templates.import.js';
 import type { TemplateError } from '../modules/templates/templates.service.js';
 import { CreateTemplateBody } from '../modules/templates/templates.schema.js';
-import { bodyAjv, fieldErrorsFromAjv } from '../http/validation.js';
-import type { ValidateFunction } from 'ajv';
 import { applyJourney, type JourneyFile } from '../modules/journeys/journeys.apply.js';
 import { JOURNEY_KEY_PATTERN } from '../modules/journeys/journeys.schema.js';
 import { RESERVED_KEYS, type JourneyError } from '../modules/journeys/journeys.service.js';
