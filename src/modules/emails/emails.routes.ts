@@ -29,9 +29,9 @@ const MAX_DATA_BYTES = 256 * 1024;
 const MAX_COPIES = 10;
 
 /** Turns a schema-valid body into a SendRequest, or the field errors JSON Schema cannot catch. */
-export function toSendRequest(body: SendEmailBody, prefix = ''): { ok: true; request: SendRequest } | { ok: false; errors: FieldError[] } {
+export function toSendRequest(body: SendEmailBody): { ok: true; request: SendRequest } | { ok: false; errors: FieldError[] } {
   const errors: FieldError[] = [];
-  const at = (pointer: string, message: string) => errors.push({ in: 'body', pointer: prefix + pointer, message });
+  const at = (pointer: string, message: string) => errors.push({ in: 'body', pointer, message });
   const one = (value: string | undefined, field: string): Address | undefined => {
     if (value === undefined) return undefined;
     const parsed = parseFriendlyAddress(value);
@@ -48,7 +48,7 @@ export function toSendRequest(body: SendEmailBody, prefix = ''): { ok: true; req
     for (const [text, pointer] of parts) {
       const parsed = parseFriendlyAddress(text);
       if (parsed) out.push({ email: canonicalEmail(parsed.email), name: parsed.name });
-      else errors.push({ in: 'body', pointer: prefix + pointer, message: `${JSON.stringify(text)} is not an address` });
+      else errors.push({ in: 'body', pointer, message: `${JSON.stringify(text)} is not an address` });
     }
     return out;
   };

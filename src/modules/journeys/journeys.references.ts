@@ -11,24 +11,21 @@ import { referencedIds, type JourneyDefinition } from './definition/definition.j
 export type ReferenceKind = 'template' | 'subscriptionGroup' | 'senderProfile';
 
 export async function journeysUsing(db: Kysely<Database>, organizationId: string, kind: ReferenceKind, id: string): Promise<{ type: 'Journey'; id: string }[]> {
-  const current = await db
-    .selectFrom('journeys')
-    .innerJoin('journey_versions', 'journey_versions.id', 'journeys.version_id')
-    .select(['journeys.id as id', 'journey_versions.definition as definition'])
-    .where('journeys.organization_id', '=', organizationId)
-    .where('journeys.status', 'in', ['Active', 'Paused'])
-    .execute();
-  const followed = await db
+  // Each version once, whether it is current, followed by live runs, or both.
+  const rows = await db
     .selectFrom('journey_versions')
     .select(['journey_versions.journey_id as id', 'journey_versions.definition as definition'])
     .where('journey_versions.organization_id', '=', organizationId)
-    .where('journey_versions.id', 'in', (eb) =>
-      eb.selectFrom('journey_runs').select('journey_runs.version_id').where('journey_runs.organization_id', '=', organizationId).where('journey_runs.status', 'in', ['queued', 'running']),
+    .where((eb) =>
+      eb.or([
+        eb('journey_versions.id', 'in', eb.selectFrom('journeys').select('journeys.version_id').where('journeys.organization_id', '=', organizationId).where('journeys.status', 'in', ['Active', 'Paused'])),
+        eb('journey_versions.id', 'in', eb.selectFrom('journey_runs').select('journey_runs.version_id').where('journey_runs.organization_id', '=', organizationId).where('journey_runs.status', 'in', ['queued', 'running'])),
+      ]),
     )
     .execute();
   const target = id.toLowerCase();
   const using = new Set<string>();
-  for (const row of [...current, ...followed]) {
+  for (const row of rows) {
     const ids = referencedIds(JSON.parse(row.definition) as JourneyDefinition);
     const list = kind === 'template' ? ids.templateIds : kind === 'subscriptionGroup' ? ids.subscriptionGroupIds : ids.senderProfileIds;
     if (list.includes(target)) using.add(row.id);

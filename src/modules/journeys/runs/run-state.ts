@@ -10,6 +10,7 @@ import type { Database } from '../../../db/tables.js';
 import { parsePointer } from '../../../lib/json-pointer.js';
 import type { Condition, StateRoot } from '../definition/condition.js';
 import { getProfile, profileRenderState } from '../../profiles/profiles.service.js';
+import type { RunRenderState } from '../../emails/delivery.js';
 import { selectEventData, selectMatchedWaits, selectRun, type RunRow } from './runs.store.js';
 
 export type RunState = Record<string, unknown>;
@@ -82,11 +83,11 @@ export async function runRenderState(
   organizationId: string,
   runId: string,
   roots: ReadonlySet<string>,
-): Promise<{ event?: Record<string, unknown>; variables?: Record<string, unknown>; waited?: Record<string, unknown> }> {
+): Promise<RunRenderState> {
   const run = await selectRun(db, organizationId, runId);
   if (!run) return {};
   const state = await loadRunState(db, deps, run, roots);
-  const out: { event?: Record<string, unknown>; variables?: Record<string, unknown>; waited?: Record<string, unknown> } = {};
+  const out: RunRenderState = {};
   if (roots.has('event')) out.event = state.event as Record<string, unknown>;
   if (roots.has('variables')) out.variables = state.variables as Record<string, unknown>;
   if (roots.has('waited')) out.waited = state.waited as Record<string, unknown>;
