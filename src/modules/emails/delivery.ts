@@ -28,11 +28,10 @@ import { clickLink } from '../public-links/link-tokens.js';
 import { selectDomain, selectSenderProfile } from '../senders/senders.store.js';
 import { addSuppression } from '../subscriptions/suppressions.service.js';
 import { getSubscriptionGroup, subscriptionGate } from '../subscriptions/subscriptions.service.js';
-import type { TemplateDefinition } from '../templates/render/definition.js';
 import { DELIVER_JOB, suppressionReason } from './emails.service.js';
 import { insertMessage, selectEmailSendById, selectMessageBySend, updateEmailSend, updateMessage, type EmailSendRow, type MessageRow } from './emails.store.js';
 import { failureMessage, type Address } from './emails.view.js';
-import { renderSend, selectSnapshotById, snapshotStateRoots, unsubscribeLinks } from './send-render.js';
+import { renderSend, selectSnapshotById, snapshotDefinition, snapshotStateRoots, unsubscribeLinks, type SendContext } from './send-render.js';
 
 export interface DeliveryDeps {
   db: Db;
@@ -54,11 +53,8 @@ export interface DeliveryDeps {
   runRenderState?: (trx: Kysely<Database>, organizationId: string, runId: string, roots: ReadonlySet<string>) => Promise<RunRenderState>;
 }
 
-export interface RunRenderState {
-  event?: Record<string, unknown>;
-  variables?: Record<string, unknown>;
-  waited?: Record<string, unknown>;
-}
+/** The part of a send's render state a journey run provides. */
+export type RunRenderState = Pick<SendContext, 'event' | 'variables' | 'waited'>;
 
 const TERMINAL = new Set(['Sent', 'Failed', 'Skipped']);
 /** Render-state roots a journey run provides (the others come from the send itself). */
@@ -221,8 +217,7 @@ async function buildMessage(
     structured: { from: formatAddress(from), to: send.to_email!, cc: cc.map(formatAddress), replyTo: replyTo ? formatAddress(replyTo) : null, subject, html, text: rendered.value.text, headers },
   };
   // Sensitive values are needed for this one render only (templates.md §6.7).
-  const definition = JSON.parse(snapshot.definition) as TemplateDefinition;
-  const sensitive = definition.sensitiveTransactionalVariablePaths.filter((p) => p.startsWith('/data/')).map((p) => p.slice('/data'.length));
+  const sensitive = snapshotDefinition(snapshot).sensitiveTransactionalVariablePaths.filter((p) => p.startsWith('/data/')).map((p) => p.slice('/data'.length));
   if (sensitive.length > 0) removePointers(data, sensitive);
   return { ok: true, mime: mime.raw, envelope: JSON.stringify(stored), data: JSON.stringify(data) };
 }

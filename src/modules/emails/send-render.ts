@@ -27,18 +27,29 @@ export interface SendContext {
   waited?: Record<string, unknown>;
 }
 
-const ROOTS_CACHE_LIMIT = 1000;
-const rootsBySnapshot = new Map<string, ReadonlySet<StateRoot>>();
+const SNAPSHOT_CACHE_LIMIT = 1000;
+/** Snapshots are immutable: each one's definition is parsed once, and read, never changed. */
+const parsedSnapshots = new Map<string, { definition: TemplateDefinition; roots: ReadonlySet<StateRoot> }>();
 
-/** The state roots a snapshot's definition may read (snapshots are immutable, so cached by id). */
-export function snapshotStateRoots(snapshot: Pick<SnapshotRow, 'id' | 'definition'>): ReadonlySet<StateRoot> {
-  let roots = rootsBySnapshot.get(snapshot.id);
-  if (!roots) {
-    roots = stateRootsRead(JSON.parse(snapshot.definition));
-    if (rootsBySnapshot.size >= ROOTS_CACHE_LIMIT) rootsBySnapshot.delete(rootsBySnapshot.keys().next().value!);
-    rootsBySnapshot.set(snapshot.id, roots);
+function parsedSnapshot(snapshot: Pick<SnapshotRow, 'id' | 'definition'>): { definition: TemplateDefinition; roots: ReadonlySet<StateRoot> } {
+  let parsed = parsedSnapshots.get(snapshot.id);
+  if (!parsed) {
+    const definition = JSON.parse(snapshot.definition) as TemplateDefinition;
+    parsed = { definition, roots: stateRootsRead(definition) };
+    if (parsedSnapshots.size >= SNAPSHOT_CACHE_LIMIT) parsedSnapshots.delete(parsedSnapshots.keys().next().value!);
+    parsedSnapshots.set(snapshot.id, parsed);
   }
-  return roots;
+  return parsed;
+}
+
+/** A snapshot's definition, parsed once per snapshot id. Shared: read it, never change it. */
+export function snapshotDefinition(snapshot: Pick<SnapshotRow, 'id' | 'definition'>): TemplateDefinition {
+  return parsedSnapshot(snapshot).definition;
+}
+
+/** The state roots a snapshot's definition may read. */
+export function snapshotStateRoots(snapshot: Pick<SnapshotRow, 'id' | 'definition'>): ReadonlySet<StateRoot> {
+  return parsedSnapshot(snapshot).roots;
 }
 
 export function selectSnapshotById(db: Kysely<Database>, organizationId: string, id: string): Promise<SnapshotRow | undefined> {
@@ -74,7 +85,7 @@ export function renderSendHeaders(
 }
 
 function renderInput(snapshot: SnapshotRow, ctx: SendContext, links: { unsubscribeUrl: string; preferencesUrl: string }): { compiled: CompiledTemplate; state: RenderState } {
-  const definition = JSON.parse(snapshot.definition) as TemplateDefinition;
+  const definition = snapshotDefinition(snapshot);
   return {
     compiled: compiledSnapshot(snapshot.id, definition, snapshot),
     state: {
