@@ -11,9 +11,8 @@
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { defaultConfig, type LogLevel } from '../src/config.js';
+import type { LogLevel } from '../src/config.js';
 import { connectDatabase, type Db } from '../src/db/connect.js';
-import { migrateToLatest } from '../src/db/migrate.js';
 import type {
   JobsTable,
   JourneyProfileStateTable,
@@ -23,17 +22,13 @@ import type {
   ProfileIdentitiesTable,
   ProfilesTable,
 } from '../src/db/tables.js';
-import { createDeps, type Deps } from '../src/deps.js';
+import type { Deps } from '../src/deps.js';
+import { createBenchOrganization } from './bench-org.js';
 import type { Clock } from '../src/lib/clock.js';
 import { uuidV7 } from '../src/lib/ids.js';
-import { createLogger } from '../src/logger.js';
-import { createApiKey } from '../src/modules/api-keys/api-keys.service.js';
-import { SCOPES } from '../src/modules/api-keys/scopes.js';
 import { createJourney, transitionJourney } from '../src/modules/journeys/journeys.service.js';
 import { STEP_JOB, STEP_MAX_ATTEMPTS, timerJobKey } from '../src/modules/journeys/runs/lifecycle.js';
 import type { RunRow } from '../src/modules/journeys/runs/runs.store.js';
-import { createOrganization } from '../src/modules/orgs/orgs.service.js';
-import { createDevSender } from '../src/modules/senders/senders.service.js';
 import { createTemplate, publishTemplate } from '../src/modules/templates/templates.service.js';
 
 /** A reminder of ordinary size: header, greeting with profile data, text, button, footer. */
@@ -95,27 +90,14 @@ export async function createBenchDb(
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await migrateToLatest(db);
-    const deps = createDeps({
-      config: defaultConfig({ database, logLevel: options.logLevel, ...(options.workerConcurrency ? { workerConcurrency: options.workerConcurrency } : {}) }),
-      db,
-      clock: options.clock,
-      ids: uuidV7,
-      logger: createLogger(options.logLevel),
-      secret: randomBytes(32).toString('hex'),
-    });
-    const org = await createOrganization(db.kysely, deps, `bench-${randomBytes(4).toString('hex')}`);
-    if (!org.ok) throw new Error(`could not create the organization: ${org.error.type}`);
-    const organizationId = org.value.id;
-    const { key } = await createApiKey(db.kysely, deps, { organizationId, label: 'bench', scopes: [...SCOPES] });
-    await createDevSender(db.kysely, deps, organizationId);
+    const { deps, organizationId, apiKey } = await createBenchOrganization(db, { database, ...options });
     return {
       db,
       deps,
       path,
       url: `sqlite:${path}`,
       organizationId,
-      apiKey: key,
+      apiKey,
       close,
       dispose,
     };

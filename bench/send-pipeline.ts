@@ -6,21 +6,16 @@
  * Idempotency-Key bookkeeping); the real worker (`createWorker`) delivering them; and the checks
  * that every measured send is Sent with the Message-ID `<sendId@example.test>`.
  */
-import { randomBytes } from 'node:crypto';
 import { buildApp } from '../src/app.js';
-import { defaultConfig, type DatabaseConfig, type LogLevel } from '../src/config.js';
+import type { DatabaseConfig, LogLevel } from '../src/config.js';
 import { connectDatabase, type Db } from '../src/db/connect.js';
-import { migrateToLatest } from '../src/db/migrate.js';
-import { createDeps, type Deps } from '../src/deps.js';
+import type { Deps } from '../src/deps.js';
+import { createBenchOrganization } from './bench-org.js';
 import { systemClock } from '../src/lib/clock.js';
 import { uuidV7 } from '../src/lib/ids.js';
-import { createLogger } from '../src/logger.js';
-import { createApiKey } from '../src/modules/api-keys/api-keys.service.js';
-import { SCOPES } from '../src/modules/api-keys/scopes.js';
 import { createEmailSend, type SendRequest } from '../src/modules/emails/emails.service.js';
 import { renderSend, selectSnapshotById, unsubscribeLinks } from '../src/modules/emails/send-render.js';
-import { createOrganization } from '../src/modules/orgs/orgs.service.js';
-import { createDevSender, DEV_DOMAIN } from '../src/modules/senders/senders.service.js';
+import { DEV_DOMAIN } from '../src/modules/senders/senders.service.js';
 import type { MailTransport } from '../src/mail/transport.js';
 import type { Worker } from '../src/worker.js';
 
@@ -81,20 +76,7 @@ export interface PrepareOptions {
 export async function prepareSendBench(database: DatabaseConfig, options: PrepareOptions): Promise<SendBench> {
   const db = connectDatabase(database);
   try {
-    await migrateToLatest(db);
-    const deps = createDeps({
-      config: defaultConfig({ database, workerConcurrency: options.workerConcurrency, logLevel: options.logLevel }),
-      db,
-      clock: systemClock,
-      ids: uuidV7,
-      logger: createLogger(options.logLevel),
-      secret: randomBytes(32).toString('hex'),
-    });
-    const org = await createOrganization(db.kysely, deps, `bench-${randomBytes(4).toString('hex')}`);
-    if (!org.ok) throw new Error(`could not create the organization: ${org.error.type}`);
-    const organizationId = org.value.id;
-    const { key } = await createApiKey(db.kysely, deps, { organizationId, label: 'bench', scopes: [...SCOPES] });
-    await createDevSender(db.kysely, deps, organizationId);
+    const { deps, organizationId, apiKey: key } = await createBenchOrganization(db, { database, clock: systemClock, ...options });
 
     const app = await buildApp(deps);
     try {
