@@ -37,6 +37,7 @@ import { parseArgs } from 'node:util';
 import { cpuSeconds, disposeOnInterrupt, freePort, pinningPlan, pinSelf, startChild, stopChild, type ServerChild } from './children.js';
 import { createPostgresDatabase, createSqliteDatabase, type BenchDatabase } from './databases.js';
 import { countStatus, newTally, runPhase, type LoadOptions, type PhaseResult } from './load.js';
+import { positiveInt, sqliteSynchronous } from './options.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TARGETS = ['bare', 'sqlite', 'postgres'] as const;
@@ -58,18 +59,6 @@ interface BenchConfig {
   strict: boolean;
   sqliteSynchronous: 'FULL' | 'NORMAL';
   serverEntry: string;
-}
-
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^[0-9]+$/.test(raw) || Number(raw) < 1) throw new Error(`${name} must be a positive integer (got ${JSON.stringify(raw)})`);
-  return Number(raw);
-}
-
-function sqliteSynchronous(raw: string | undefined): 'FULL' | 'NORMAL' {
-  const value = (raw ?? 'FULL').toUpperCase();
-  if (value !== 'FULL' && value !== 'NORMAL') throw new Error(`BENCH_SQLITE_SYNCHRONOUS must be FULL or NORMAL (got ${JSON.stringify(raw)})`);
-  return value;
 }
 
 function readConfig(): BenchConfig {

@@ -32,23 +32,12 @@ import { defaultConfig, type LogLevel } from '../src/config.js';
 import { pinningPlan, pinSelf } from './children.js';
 import { runBurst, runLateness, type BurstResult, type LatenessResult } from './journeys-timers.js';
 import { defaultServerEntry, measureTrack, type TrackResult } from './journeys-track.js';
+import { positiveInt, sqliteSynchronous } from './options.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (line = '') => process.stdout.write(line + '\n');
 
 const TARGETS = { slowdownPercent: 10, burstSeconds: 30, latenessP99Ms: 2000 };
-
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^[0-9]+$/.test(raw) || Number(raw) < 1) throw new Error(`${name} must be a positive integer (got ${JSON.stringify(raw)})`);
-  return Number(raw);
-}
-
-function sqliteSynchronous(raw: string | undefined): 'FULL' | 'NORMAL' {
-  const value = (raw ?? 'FULL').toUpperCase();
-  if (value !== 'FULL' && value !== 'NORMAL') throw new Error(`BENCH_SQLITE_SYNCHRONOUS must be FULL or NORMAL (got ${JSON.stringify(raw)})`);
-  return value;
-}
 
 function readConfig() {
   const { values } = parseArgs({

@@ -49,6 +49,7 @@ import { createPostgresDatabase, createSqliteDatabase, type BenchDatabase } from
 import { capturedCopies, countingTransport, createSends, deliverAll, expectedMessageId, messageIdHeaders, prepareSendBench, renderSample, type SendBench } from './send-pipeline.js';
 import { profiled } from './send-profile.js';
 import { startSinkChild, type SinkChild, type SinkReport } from './send-sink.js';
+import { positiveInt, sqliteSynchronous } from './options.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TARGETS = ['sqlite', 'postgres'] as const;
@@ -77,12 +78,6 @@ interface BenchConfig {
   profileDir: string | null;
 }
 
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^[0-9]+$/.test(raw) || Number(raw) < 1) throw new Error(`${name} must be a positive integer (got ${JSON.stringify(raw)})`);
-  return Number(raw);
-}
-
 function listOf<T extends string>(name: string, raw: string, known: readonly T[]): T[] {
   const given = raw.split(',').map((t) => t.trim()).filter((t) => t !== '');
   const unknown = given.filter((t) => !(known as readonly string[]).includes(t));
@@ -103,8 +98,6 @@ function readConfig(): BenchConfig {
   });
   const env = process.env;
   const quick = values.quick === true || env.BENCH_QUICK === '1';
-  const synchronous = (env.BENCH_SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
-  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new Error('BENCH_SQLITE_SYNCHRONOUS must be FULL or NORMAL');
   const logLevel = (env.BENCH_LOG_LEVEL ?? 'warn') as LogLevel;
   return {
     count: positiveInt('--count / BENCH_SEND_COUNT', values.count ?? env.BENCH_SEND_COUNT, quick ? 300 : 2000),
@@ -115,7 +108,7 @@ function readConfig(): BenchConfig {
     pgUrl: env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     tmpDir: resolve(env.BENCH_TMPDIR ?? join(ROOT, '.tmp')),
     pin: env.BENCH_PIN !== '0',
-    sqliteSynchronous: synchronous,
+    sqliteSynchronous: sqliteSynchronous(env.BENCH_SQLITE_SYNCHRONOUS),
     workerConcurrency: positiveInt('BENCH_WORKER_CONCURRENCY', env.BENCH_WORKER_CONCURRENCY, defaultConfig().workerConcurrency),
     createWindow: positiveInt('BENCH_CREATE_WINDOW', env.BENCH_CREATE_WINDOW, 512),
     baselineWindow: positiveInt('BENCH_BASELINE_WINDOW', env.BENCH_BASELINE_WINDOW, 64),
