@@ -3,7 +3,7 @@
  * listens and never reads the environment, so tests (app.inject), the CLI and `serve` share it.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyContextConfig, type FastifyInstance } from 'fastify';
 import type { Deps } from './deps.js';
 import { registerApiKeyAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/error-handler.js';
@@ -12,6 +12,7 @@ import { IdempotencyGate } from './http/idempotency.js';
 import { parseJsonBody } from './http/json-body.js';
 import { registerOpenApi } from './http/openapi.js';
 import type { RouteContext } from './http/route-context.js';
+import { registerTextInputCheck } from './http/text-inputs.js';
 import { validatorCompiler } from './http/validation.js';
 import { registerApiKeyRoutes } from './modules/api-keys/api-keys.routes.js';
 import { ApiKeyAuthenticator } from './modules/api-keys/api-keys.service.js';
@@ -29,6 +30,21 @@ import { registerTemplateRoutes } from './modules/templates/templates.routes.js'
 import { registerWebhookRoutes } from './modules/webhooks/webhooks.routes.js';
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  /** The names of the route's querystring schema, if it has one. */
+  query: string[];
+  config: FastifyContextConfig;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route as registered (method and URL pattern), so tests can sweep all of them. */
+    registeredRoutes: readonly RegisteredRoute[];
+  }
+}
 
 export interface AppOptions {
   /** Serve only /healthz, /readyz and /metrics (the worker role). */
@@ -51,8 +67,15 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
     return503OnClosing: true,
     ajv: { customOptions: {} },
   });
+  const routes: RegisteredRoute[] = [];
+  app.decorate('registeredRoutes', routes);
+  app.addHook('onRoute', (route) => {
+    const properties = (route.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, query: Object.keys(properties), config: route.config ?? {} });
+  });
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandling(app);
+  registerTextInputCheck(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -12,7 +12,7 @@ import { escapeToken } from '../lib/json-pointer.js';
 export const MAX_DEPTH = 32;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 // Either NUL, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one.
-const BAD_STRING = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const BAD_STRING = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 

@@ -6,6 +6,7 @@ import { principalOf } from '../../http/auth.js';
 import { HttpError } from '../../http/errors.js';
 import { ErrorResponses } from '../../http/openapi.js';
 import type { RouteContext } from '../../http/route-context.js';
+import { isUuid } from '../../lib/ids.js';
 import { getProfile } from './profiles.service.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -45,10 +46,12 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: RouteContext): 
         params: Type.Object({ profileId: Type.String({ minLength: 1, maxLength: 1024 }) }),
         response: { 200: ProfileSchema, ...ErrorResponses },
       },
-      config: { scopes: ['profiles:read'] },
+      // Any non-empty string; a non-UUID (NUL included) is simply not found (conventions.md §6).
+      config: { scopes: ['profiles:read'], opaqueParams: true },
     },
     async (request) => {
       const { organizationId } = principalOf(request);
+      if (!isUuid(request.params.profileId)) throw new HttpError('not_found', 'Profile not found.');
       const profile = await getProfile(ctx.deps.db.kysely, organizationId, request.params.profileId, ctx.deps.secret);
       if (!profile) throw new HttpError('not_found', 'Profile not found.');
       return profile;
