@@ -1,10 +1,12 @@
 /**
  * The single place where failures become HTTP answers: our HttpErrors, Fastify's own errors
- * (body too large, wrong content type, schema failures) and anything unexpected, which is logged
- * and answered 500 `internal_error` without details.
+ * (body too large, wrong content type, schema failures), an unreachable or exhausted database
+ * (503 `service_unavailable`, logged) and anything unexpected, which is logged and answered 500
+ * `internal_error` without details.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ErrorObject } from 'ajv';
+import { isDatabaseUnavailable } from './database-unavailable.js';
 import { HttpError, validationError } from './errors.js';
 import { fieldErrorsFromAjv } from './validation.js';
 
@@ -30,9 +32,22 @@ export function toHttpError(error: unknown): HttpError | null {
   return null;
 }
 
+/** Seconds a client should wait before retrying while the database is unavailable. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+function databaseUnavailable(): HttpError {
+  return new HttpError('service_unavailable', 'The database is unavailable; retry later.', undefined, {
+    'retry-after': String(DATABASE_RETRY_AFTER_SECONDS),
+  });
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
-    const known = toHttpError(error);
+    // Not in toHttpError: a route that turns errors into per-item results (emails batch) must
+    // still fail as a whole, with 503, when the database is gone.
+    const unavailable = isDatabaseUnavailable(error);
+    if (unavailable) request.log.error({ err: error }, 'database unavailable');
+    const known = unavailable ? databaseUnavailable() : toHttpError(error);
     if (known) {
       return reply.code(known.status).headers(known.headers).type('application/json; charset=utf-8').send(JSON.stringify(known.envelope()));
     }
