@@ -41,6 +41,7 @@ export function createWorker(deps: Deps, options: WorkerOptions = {}): Worker {
     ids: deps.ids,
     logger: deps.logger,
     concurrency: deps.config.workerConcurrency,
+    committer: deps.committer,
   });
   runner.register('idempotency.purge', async () => {
     const purged = await purgeExpiredIdempotencyRecords(deps.db.kysely, deps.clock.now());

@@ -144,11 +144,11 @@ export interface ClaimOptions {
  * Claims up to `limit` due jobs (oldest `run_at` first) for `workerId`: status `running`,
  * attempts + 1, lease until `now + leaseMs`. Expired leases are recovered first (see header).
  */
-export async function claimDueJobs(db: Db, options: ClaimOptions): Promise<ClaimedJob[]> {
+export async function claimDueJobs(db: Db, options: ClaimOptions, executor: Kysely<Database> = db.kysely): Promise<ClaimedJob[]> {
   const { workerId, limit, leaseMs, now, types } = options;
   if (limit <= 0 || (types !== undefined && types.length === 0)) return [];
-  await recoverExpiredLeases(db, now);
-  const rows = await db.kysely
+  await recoverExpiredLeases(db, executor, now);
+  const rows = await executor
     .with(
       (cte) => cte('due').materialized(),
       (qb) =>
@@ -184,8 +184,8 @@ export async function claimDueJobs(db: Db, options: ClaimOptions): Promise<Claim
  * Returns jobs whose lease expired (their worker died or stalled) to `queued`, or to `failed`
  * when no attempt is left. Rows another transaction holds are skipped, not waited for.
  */
-async function recoverExpiredLeases(db: Db, now: number): Promise<void> {
-  await db.kysely
+async function recoverExpiredLeases(db: Db, executor: Kysely<Database>, now: number): Promise<void> {
+  await executor
     .with(
       (cte) => cte('expired').materialized(),
       (qb) =>

@@ -23,6 +23,7 @@
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
+import type { GroupCommitter } from '../db/group-commit.js';
 import type { Database } from '../db/tables.js';
 import type { Clock } from '../lib/clock.js';
 import type { IdGenerator } from '../lib/ids.js';
@@ -76,6 +77,12 @@ export interface JobRunnerOptions {
   pollIntervalMs?: number;
   /** How long a claim is valid without a heartbeat; a crashed worker's jobs rerun after it. */
   leaseMs?: number;
+  /**
+   * When given, claims are units of this group committer: a claim then shares its commit (its
+   * fsync on SQLite) with the handlers' transactions that go through the same committer, instead
+   * of paying one of its own. A claim still resolves only after its commit.
+   */
+  committer?: GroupCommitter;
 }
 
 interface Recurring {
@@ -94,6 +101,7 @@ export class JobRunner {
   readonly #concurrency: number;
   readonly #pollIntervalMs: number;
   readonly #leaseMs: number;
+  readonly #committer: GroupCommitter | null;
   readonly #handlers = new Map<string, JobHandler>();
   readonly #recurring = new Map<string, Recurring>();
   /** In-flight executions by lease (job id + attempt), with the controller behind their `ctx.signal`. */
@@ -111,6 +119,7 @@ export class JobRunner {
     this.#concurrency = positiveInteger('concurrency', options.concurrency ?? 8);
     this.#pollIntervalMs = positiveInteger('pollIntervalMs', options.pollIntervalMs ?? 250);
     this.#leaseMs = positiveInteger('leaseMs', options.leaseMs ?? 60_000);
+    this.#committer = options.committer ?? null;
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${this.#ids().slice(-8)}`;
   }
 
@@ -223,7 +232,9 @@ export class JobRunner {
   }
 
   #claim(limit: number): Promise<ClaimedJob[]> {
-    return claimDueJobs(this.#db, { workerId: this.workerId, limit, leaseMs: this.#leaseMs, now: this.#clock.now() });
+    const options = { workerId: this.workerId, limit, leaseMs: this.#leaseMs, now: this.#clock.now() };
+    if (this.#committer === null) return claimDueJobs(this.#db, options);
+    return this.#committer.run((trx) => claimDueJobs(this.#db, options, trx));
   }
 
   /** Resolves after `ms` (or only when woken, for null), or as soon as `stop()` or a free slot wakes it. */

@@ -39,11 +39,13 @@ function scripted(behaviour: (msg: OutboundMessage) => Promise<{ transportMessag
 
 /** A committer whose units can be held open (after their work, before the commit) on request. */
 class HoldingCommitter extends GroupCommitter {
-  hold: { reached: Deferred<void>; release: Deferred<void> } | null = null;
+  /** Holds the transaction of the unit after `pass` further units, once its work is done. */
+  hold: { pass: number; reached: Deferred<void>; release: Deferred<void> } | null = null;
   override run<T>(work: UnitOfWork<T>): Promise<T> {
     return super.run(async (trx: Transaction<Database>) => {
       const result = await work(trx);
       const hold = this.hold;
+      if (hold && hold.pass-- > 0) return result;
       if (hold) {
         this.hold = null;
         hold.reached.resolve();
@@ -178,7 +180,8 @@ forEachDialect('delivery races', (dialect) => {
       const id = await sendEmail('open-prepare@example.com');
       // Worker A: its prepare transaction is held open after the work, before the commit.
       const holding = new HoldingCommitter(t.database.db);
-      const hold = { reached: deferred(), release: deferred() };
+      // The runner's claim is the first unit through the worker's committer; the prepare is next.
+      const hold = { pass: 1, reached: deferred(), release: deferred() };
       holding.hold = hold;
       const aDeps: Deps = { ...t.deps, committer: holding };
       const aLate = deferred<{ transportMessageId: string }>();
