@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyContextConfig, type FastifyInstance } from 'fastify';
 import type { Deps } from './deps.js';
 import { registerApiKeyAuth } from './http/auth.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { onFrameworkError, registerErrorHandling } from './http/error-handler.js';
+import { HttpError } from './http/errors.js';
 import { registerHealthRoutes } from './http/health.js';
 import { IdempotencyGate } from './http/idempotency.js';
 import { parseJsonBody } from './http/json-body.js';
@@ -30,6 +31,14 @@ import { registerTemplateRoutes } from './modules/templates/templates.routes.js'
 import { registerWebhookRoutes } from './modules/webhooks/webhooks.routes.js';
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+/**
+ * Larger than Node's whole request head (16 KiB by default), so an over-long path parameter
+ * reaches its route (400 for a malformed id, 404 for a profile id, invalid_token for a link)
+ * instead of the router's own 414. Signed public-link tokens are a few hundred characters.
+ */
+const MAX_PARAM_LENGTH = 64 * 1024;
+/** Seconds a client should wait before retrying a request refused while the server drains. */
+const DRAINING_RETRY_AFTER_SECONDS = 1;
 
 export interface RegisteredRoute {
   method: string;
@@ -57,14 +66,16 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
     // Our onResponse hook logs one line per request (no bodies, no headers).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimitBytes,
-    // Signed public-link tokens (unsubscribe, preferences, clicks) are a few hundred characters.
-    routerOptions: { maxParamLength: 2048 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Malformed percent-encoding and the like, answered in our envelope with x-request-id.
+    frameworkErrors: onFrameworkError,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // Fastify's own 503 has neither our envelope nor Retry-After: the onRequest hook below answers instead.
+    return503OnClosing: false,
     ajv: { customOptions: {} },
   });
   const routes: RegisteredRoute[] = [];
@@ -76,8 +87,16 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandling(app);
   registerTextInputCheck(app);
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Requests still arriving on open connections while the server closes (conventions.md §4.2).
+    if (draining) {
+      throw new HttpError('service_unavailable', 'The server is shutting down; retry.', undefined, { 'retry-after': String(DRAINING_RETRY_AFTER_SECONDS) });
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     // Method, route and status only: bodies, keys and addresses are never logged.

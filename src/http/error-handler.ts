@@ -4,7 +4,7 @@
  * (503 `service_unavailable`, logged) and anything unexpected, which is logged and answered 500
  * `internal_error` without details.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
 import { isDatabaseUnavailable } from './database-unavailable.js';
 import { HttpError, validationError } from './errors.js';
@@ -41,16 +41,37 @@ function databaseUnavailable(): HttpError {
   });
 }
 
+function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
+  return reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8').send(JSON.stringify(error.envelope()));
+}
+
+/**
+ * Errors Fastify raises before routing (the `frameworkErrors` option): no hook has run, so the
+ * request id header is set here. A path that cannot be percent-decoded is a malformed path
+ * value; a parameter longer than the router accepts matches no route (414 is not in our list).
+ */
+export function onFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      void sendError(reply, validationError([{ in: 'path', pointer: '', message: 'is not a valid percent-encoded URL path' }]));
+      return;
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      void sendError(reply, new HttpError('not_found', 'No route matches a path parameter this long.'));
+      return;
+  }
+  request.log.error({ err: error }, 'unhandled framework error');
+  void sendError(reply, new HttpError('internal_error', 'An unexpected error occurred; it has been logged.'));
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     // Not in toHttpError: a route that turns errors into per-item results (emails batch) must
     // still fail as a whole, with 503, when the database is gone.
-    const unavailable = isDatabaseUnavailable(error);
+    const unavailable = !(error instanceof HttpError) && isDatabaseUnavailable(error);
     if (unavailable) request.log.error({ err: error }, 'database unavailable');
     const known = unavailable ? databaseUnavailable() : toHttpError(error);
-    if (known) {
-      return reply.code(known.status).headers(known.headers).type('application/json; charset=utf-8').send(JSON.stringify(known.envelope()));
-    }
+    if (known) return sendError(reply, known);
     request.log.error({ err: error }, 'unhandled error');
     return reply
       .code(500)
