@@ -2,7 +2,8 @@
  * The JSON body parser of the unified API (conventions.md §5). It rejects, before any recursive
  * processing and before the idempotency layer: invalid UTF-8 or JSON (`malformed_json`), nesting
  * deeper than 32, the keys `__proto__` / `constructor` / `prototype`, NUL characters and
- * unpaired surrogates (all `validation_failed` with the pointer of the offending spot).
+ * unpaired surrogates, numbers too large to be finite (`1e400` parses to Infinity, which would be
+ * stored as null) — all `validation_failed` with the pointer of the offending spot.
  * JSON.parse creates `__proto__` as a plain own property, so parsing itself is safe; the walk is
  * iterative, so no input can overflow the stack.
  */
@@ -41,6 +42,10 @@ export function checkJsonValue(value: unknown): void {
     const { value: node, pointer, depth } = stack.pop()!;
     if (typeof node === 'string') {
       if (BAD_STRING.test(node)) throw bodyError(pointer, 'must not contain NUL characters or unpaired surrogates');
+      continue;
+    }
+    if (typeof node === 'number') {
+      if (!Number.isFinite(node)) throw bodyError(pointer, 'must be a finite number');
       continue;
     }
     if (node === null || typeof node !== 'object') continue;

@@ -152,6 +152,19 @@ forEachDialect('request validation', (dialect) => {
     assert.equal((await raw('{"event":"emoji \\ud83d\\ude00","profile":{"email":"a@example.com"}}')).statusCode, 202);
   });
 
+  test('numbers too large to be finite (1e400 parses to Infinity) → 400 with the pointer of the number', async () => {
+    for (const [payload, pointer] of [
+      ['{"event":"e","profile":{"email":"a@example.com"},"data":{"x":1e400}}', '/data/x'],
+      ['{"event":"e","profile":{"email":"a@example.com","properties":{"n":[1,-1e309]}}}', '/profile/properties/n/1'],
+    ] as const) {
+      const res = await raw(payload);
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(json(res).error, 'validation_failed');
+      assert.deepEqual((json(res).details as { errors: unknown[] }).errors, [{ in: 'body', pointer, message: 'must be a finite number' }]);
+    }
+    assert.equal((await raw('{"event":"e","profile":{"email":"a@example.com"},"data":{"x":1.7976931348623157e308,"y":1e-400}}')).statusCode, 202);
+  });
+
   test('parse-level rejections are not stored: the same key then executes', async () => {
     const key = idemKey();
     const bad = await raw('{"event":"x","profile":{"email":"a@example.com","properties":{"__proto__":1}}}', { 'idempotency-key': key });
