@@ -49,6 +49,15 @@ forEachDialect('framework errors in our envelope', (dialect) => {
     assert.equal(huge.headers['x-request-id'], 'long-1');
     assert.ok(!huge.body.includes('aaaa'), 'the URL is not echoed');
   });
+
+  test('GET /api/v1/profiles/{profileId}: any non-UUID is 404 not_found, however long (conventions.md §6)', async () => {
+    for (const length of [1024, 1025, 3000, 16_000, 70_000]) {
+      const res = await get(`/api/v1/profiles/${'a'.repeat(length)}`);
+      assert.equal(res.statusCode, 404, `${length}: ${res.body.slice(0, 200)}`);
+      assert.equal(json(res).error, 'not_found');
+      assert.ok(res.headers['x-request-id']);
+    }
+  });
 });
 
 forEachDialect('draining', (dialect) => {

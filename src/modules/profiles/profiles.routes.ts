@@ -43,7 +43,7 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: RouteContext): 
       schema: {
         tags: ['profiles'],
         summary: 'Get a Profile',
-        params: Type.Object({ profileId: Type.String({ minLength: 1, maxLength: 1024 }) }),
+        params: Type.Object({ profileId: Type.String({ minLength: 1, description: 'Any non-empty string; a value that is not a Profile id is simply not found (404).' }) }),
         response: { 200: ProfileSchema, ...ErrorResponses },
       },
       // Any non-empty string; a non-UUID (NUL included) is simply not found (conventions.md §6).
