@@ -10,7 +10,7 @@ import { onFrameworkError, registerErrorHandling } from './http/error-handler.js
 import { HttpError } from './http/errors.js';
 import { registerHealthRoutes } from './http/health.js';
 import { IdempotencyGate } from './http/idempotency.js';
-import { parseJsonBody } from './http/json-body.js';
+import { parseJsonBody, registerEmptyBodyCheck } from './http/json-body.js';
 import { registerOpenApi } from './http/openapi.js';
 import type { RouteContext } from './http/route-context.js';
 import { registerTextInputCheck } from './http/text-inputs.js';
@@ -87,6 +87,7 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandling(app);
   registerTextInputCheck(app);
+  registerEmptyBodyCheck(app);
   let draining = false;
   app.addHook('preClose', async () => {
     draining = true;
@@ -104,6 +105,7 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    // An empty body is "no body": registerEmptyBodyCheck refuses it where a body is required.
     try {
       done(null, (body as Buffer).length === 0 ? undefined : parseJsonBody(body as Buffer));
     } catch (error) {

@@ -7,6 +7,7 @@
  * JSON.parse creates `__proto__` as a plain own property, so parsing itself is safe; the walk is
  * iterative, so no input can overflow the stack.
  */
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import { HttpError, validationError } from './errors.js';
 import { escapeToken } from '../lib/json-pointer.js';
 
@@ -67,4 +68,20 @@ export function checkJsonValue(value: unknown): void {
 
 function bodyError(pointer: string, message: string): HttpError {
   return validationError([{ in: 'body', pointer, message }]);
+}
+
+/**
+ * A route that requires a JSON body and got none (empty, with or without a JSON Content-Type) is
+ * answered `malformed_json`: an empty body is not JSON, and like the other parse-level rejections
+ * it happens before the idempotency layer and is not stored (conventions.md §5), so a retry with
+ * the same key and a real body executes. Routes without a body schema, or whose body schema is
+ * optional (TypeBox `Type.Optional`, marked `~optional`), keep accepting an empty body.
+ */
+export function registerEmptyBodyCheck(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request) => {
+    if (request.body !== undefined) return;
+    const schema = (request.routeOptions.schema as FastifySchema | undefined)?.body as { '~optional'?: boolean } | undefined;
+    if (schema === undefined || schema['~optional'] === true) return;
+    throw new HttpError('malformed_json', 'Request body is empty; send a JSON value.');
+  });
 }

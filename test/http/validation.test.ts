@@ -165,6 +165,29 @@ forEachDialect('request validation', (dialect) => {
     assert.equal((await raw('{"event":"e","profile":{"email":"a@example.com"},"data":{"x":1.7976931348623157e308,"y":1e-400}}')).statusCode, 202);
   });
 
+  test('an empty body → 400 malformed_json, not stored: a retry with the same key and a real body executes', async () => {
+    for (const headers of [{ 'content-type': 'application/json' }, { 'content-type': 'application/json; charset=utf-8' }]) {
+      const key = idemKey();
+      const empty = await raw('', { 'idempotency-key': key, ...headers });
+      assert.equal(empty.statusCode, 400, empty.body);
+      assert.equal(json(empty).error, 'malformed_json');
+      const again = await raw('', { 'idempotency-key': key, ...headers });
+      assert.equal(again.headers['idempotent-replayed'], undefined);
+      const good = await raw(JSON.stringify(base()), { 'idempotency-key': key });
+      assert.equal(good.statusCode, 202, good.body);
+      assert.equal(good.headers['idempotent-replayed'], undefined);
+    }
+    // Without any Content-Type the body is just as absent.
+    const bare = await t.app.inject({ method: 'POST', url: '/api/v1/events', headers: { 'x-api-key': org.key, 'idempotency-key': idemKey() } });
+    assert.equal(bare.statusCode, 400);
+    assert.equal(json(bare).error, 'malformed_json');
+    // A route without a body still takes an empty JSON body (it is then judged on its merits).
+    const created = await t.app.inject({ method: 'POST', url: '/api/v1/templates', headers: { 'x-api-key': org.key, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'empty-body', purpose: 'Transactional' }) });
+    assert.equal(created.statusCode, 201, created.body);
+    const publish = await t.app.inject({ method: 'POST', url: `/api/v1/templates/${String(json(created).id)}/publish`, headers: { 'x-api-key': org.key, 'content-type': 'application/json' }, payload: '' });
+    assert.equal(json(publish).error, 'unprocessable', publish.body);
+  });
+
   test('parse-level rejections are not stored: the same key then executes', async () => {
     const key = idemKey();
     const bad = await raw('{"event":"x","profile":{"email":"a@example.com","properties":{"__proto__":1}}}', { 'idempotency-key': key });
