@@ -83,6 +83,18 @@ function convertErrors(errors: readonly ErrorObject[], part: FieldError['in']): 
         break;
       }
     }
+    // Errors about an object's keys (propertyNames) point at the key itself (conventions.md §4.4):
+    // ajv marks the inner errors with `propertyName` and adds one generic wrapper error per key,
+    // which is dropped when an inner error already names that key.
+    if (e.keyword === 'propertyNames') {
+      const key = String(e.params.propertyName);
+      if (errors.some((inner) => inner.propertyName === key && inner.instancePath === e.instancePath)) continue;
+      pointer += '/' + escapeToken(key);
+      message = 'is not an allowed key';
+    } else if (e.propertyName !== undefined) {
+      pointer += '/' + escapeToken(e.propertyName);
+      message = `key ${message}`;
+    }
     result.push({ in: part, pointer, message });
   }
   return result;

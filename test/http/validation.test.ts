@@ -30,7 +30,8 @@ const INVALID: [string, Body, string][] = [
   ['unknown profile field', withProfile({ email: 'v@example.com', phone: '1' }), '/profile/phone'],
   ['properties not an object', withProfile({ email: 'v@example.com', properties: [1] }), '/profile/properties'],
   ['more than 256 properties', withProfile({ email: 'v@example.com', properties: Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`k${i}`, i])) }), '/profile/properties'],
-  ['property key longer than 255', withProfile({ email: 'v@example.com', properties: { ['k'.repeat(256)]: 1 } }), '/profile/properties'],
+  ['property key longer than 255', withProfile({ email: 'v@example.com', properties: { ['k'.repeat(256)]: 1 } }), `/profile/properties/${'k'.repeat(256)}`],
+  ['property key empty', withProfile({ email: 'v@example.com', properties: { '': 1 } }), '/profile/properties/'],
   ['property value over 32 KiB', withProfile({ email: 'v@example.com', properties: { big: 'x'.repeat(33 * 1024) } }), '/profile/properties/big'],
   ['data not an object', { ...base(), data: 'x' }, '/data'],
   ['data over 256 KiB', { ...base(), data: { big: 'x'.repeat(257 * 1024) } }, '/data'],
@@ -69,6 +70,21 @@ forEachDialect('request validation', (dialect) => {
       );
     });
   }
+
+  test('bad property keys are reported with their own escaped pointer, once each', async () => {
+    const long = 'a/b~' + 'k'.repeat(260);
+    const res = await track(t.app, org.key, withProfile({ email: 'v@example.com', properties: { '': 1, [long]: 2, fine: 3 } }));
+    assert.equal(res.statusCode, 400);
+    const errors = (json(res).details as { errors: { in: string; pointer: string; message: string }[] }).errors;
+    assert.deepEqual(
+      errors.map((e) => [e.in, e.pointer]),
+      [
+        ['body', '/profile/properties/'],
+        ['body', `/profile/properties/a~1b~0${'k'.repeat(260)}`],
+      ],
+    );
+    assert.ok(errors.every((e) => e.message.startsWith('key ')), JSON.stringify(errors));
+  });
 
   test('valid edge values are accepted: 24 h ahead exactly, offsets, fraction digits, 256 properties, leap day', async () => {
     for (const body of [
