@@ -74,14 +74,20 @@ function bodyError(pointer: string, message: string): HttpError {
  * A route that requires a JSON body and got none (empty, with or without a JSON Content-Type) is
  * answered `malformed_json`: an empty body is not JSON, and like the other parse-level rejections
  * it happens before the idempotency layer and is not stored (conventions.md §5), so a retry with
- * the same key and a real body executes. Routes without a body schema, or whose body schema is
- * optional (TypeBox `Type.Optional`, marked `~optional`), keep accepting an empty body.
+ * the same key and a real body executes. Routes without a body schema keep accepting an empty
+ * body; on a route whose body schema is optional (TypeBox `Type.Optional`, marked `~optional`)
+ * an absent body is the empty object, validated and handled as `{}` — Fastify validates the
+ * body even when there is none, and the compiled schema no longer carries the marker.
  */
 export function registerEmptyBodyCheck(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
     if (request.body !== undefined) return;
     const schema = (request.routeOptions.schema as FastifySchema | undefined)?.body as { '~optional'?: boolean } | undefined;
-    if (schema === undefined || schema['~optional'] === true) return;
+    if (schema === undefined) return;
+    if (schema['~optional'] === true) {
+      request.body = {};
+      return;
+    }
     throw new HttpError('malformed_json', 'Request body is empty; send a JSON value.');
   });
 }

@@ -177,6 +177,21 @@ forEachDialect('templates API', (dialect) => {
     assert.equal((json(invalid).details as { errors: { pointer: string }[] }).errors[0]!.pointer, '/definition/body/elements/a/type');
   });
 
+  test('duplicate and render take an optional body: no body, or an empty one with a JSON content type, is the same as {}', async () => {
+    const o = await t.newOrg();
+    const a = json(await call(t.app, o.key, 'POST', '/api/v1/templates', { name: 'Opt', definition: { subject: 'Hi' } }));
+    const bare = await call(t.app, o.key, 'POST', `/api/v1/templates/${String(a.id)}/duplicate`);
+    assert.equal(bare.statusCode, 201, bare.body);
+    assert.equal(json(bare).name, 'Opt (copy)');
+    const empty = await t.app.inject({ method: 'POST', url: `/api/v1/templates/${String(a.id)}/render`, headers: { 'x-api-key': o.key, 'content-type': 'application/json' }, payload: '' });
+    assert.equal(empty.statusCode, 200, empty.body);
+    assert.equal(json(empty).subject, 'Hi');
+    // A body that is there is still validated.
+    const bad = await call(t.app, o.key, 'POST', `/api/v1/templates/${String(a.id)}/duplicate`, { name: 42 });
+    assert.equal(bad.statusCode, 400);
+    assert.equal((json(bad).details as { errors: { pointer: string }[] }).errors[0]!.pointer, '/name');
+  });
+
   test('list filters, duplicate, archive/unarchive, delete; isolation and scopes', async () => {
     const o = await t.newOrg();
     const a = json(await call(t.app, o.key, 'POST', '/api/v1/templates', { name: 'A', purpose: 'Newsletter' }));
