@@ -81,7 +81,8 @@ function bodyError(pointer: string, message: string): HttpError {
  */
 export function registerEmptyBodyCheck(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
-    if (request.body !== undefined) return;
+    // Public routes (signed webhooks) parse and authenticate their bodies themselves, credentials first.
+    if (request.body !== undefined || request.routeOptions.config.public === true) return;
     const schema = (request.routeOptions.schema as FastifySchema | undefined)?.body as { '~optional'?: boolean } | undefined;
     if (schema === undefined) return;
     if (schema['~optional'] === true) {

@@ -117,11 +117,6 @@ forEachDialect('delivery webhooks', (dialect) => {
   });
 
   test('schema errors → 400 validation_failed with pointers (after the signature); bad JSON → malformed_json', async () => {
-    const missingBounceType = await signed({ events: [event('e1', { type: 'bounce', email: 'x@example.com' })] });
-    assert.equal(missingBounceType.statusCode, 400);
-    assert.equal(json(missingBounceType).error, 'validation_failed');
-    assert.deepEqual((json(missingBounceType).details as { errors: { pointer: string }[] }).errors.map((e) => e.pointer), ['/events/0/bounceType']);
-
     const invalid = await signed({ events: [event('e2', { type: 'opened', email: 'nope' })], extra: 1 });
     assert.equal(invalid.statusCode, 400);
     const pointers = (json(invalid).details as { errors: { pointer: string }[] }).errors.map((e) => e.pointer);
@@ -135,8 +130,37 @@ forEachDialect('delivery webhooks', (dialect) => {
     const raw = '{"events": [';
     assert.equal(json(await generic(org.id, null, signWebhookBody(secret, raw, nowSeconds()), raw)).error, 'malformed_json');
     assert.equal((await generic(org.id, null, signWebhookBody('wrong', raw, nowSeconds()), raw)).statusCode, 401, 'credentials first');
+    // Credentials first for every body: unsigned garbage, forbidden keys, an empty body.
+    for (const body of ['not json', '{"events":[{"__proto__":1}]}', '']) {
+      const unsigned = await generic(org.id, null, null, body);
+      assert.equal(unsigned.statusCode, 401, `unsigned ${JSON.stringify(body)}: ${unsigned.body}`);
+      assert.equal((await generic(org.id, null, 't=1,v1=00', body)).statusCode, 401, `badly signed ${JSON.stringify(body)}`);
+    }
+    const forbidden = '{"events":[{"__proto__":1}]}';
+    const signedForbidden = await generic(org.id, null, signWebhookBody(secret, forbidden, nowSeconds()), forbidden);
+    assert.equal(signedForbidden.statusCode, 400);
+    assert.equal((json(signedForbidden).details as { errors: { pointer: string }[] }).errors[0]!.pointer, '/events/0/__proto__');
+    const empty = await generic(org.id, null, signWebhookBody(secret, '', nowSeconds()), '');
+    assert.equal(json(empty).error, 'malformed_json', empty.body);
     const text = await t.app.inject({ method: 'POST', url: `/webhooks/delivery/${org.id}/generic`, payload: 'x', headers: { 'content-type': 'text/plain' } });
     assert.equal(json(text).error, 'unsupported_media_type');
+  });
+
+  test('a bounce without bounceType (optional, emails.md §8.5) is hard only when its diagnostic code is permanent', async () => {
+    const res = await signed({
+      events: [
+        event('nb1', { type: 'bounce', email: 'nb-perm@example.com', diagnosticCode: 'smtp; 550 5.1.1 user unknown' }),
+        event('nb2', { type: 'bounce', email: 'nb-enh@example.com', diagnosticCode: '5.2.1' }),
+        event('nb3', { type: 'bounce', email: 'nb-temp@example.com', diagnosticCode: '421 4.7.0 try again later' }),
+        event('nb4', { type: 'bounce', email: 'nb-none@example.com' }),
+        event('nb5', { type: 'bounce', email: 'nb-noise@example.com', diagnosticCode: 'timed out after 500ms' }),
+      ],
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(json(res), { received: 5, duplicates: 0 });
+    assert.equal((await suppression('nb-perm@example.com'))?.reason, 'hard_bounce');
+    assert.equal((await suppression('nb-enh@example.com'))?.reason, 'hard_bounce');
+    for (const email of ['nb-temp@example.com', 'nb-none@example.com', 'nb-noise@example.com']) assert.equal(await suppression(email), undefined, email);
   });
 
   test('soft bounce and delivery are recorded on the Message; a hard bounce suppresses and a later send is Skipped', async () => {

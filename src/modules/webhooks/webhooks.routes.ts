@@ -38,7 +38,7 @@ function fromGenericEvent(input: DeliveryEventInput): DeliveryEvent {
   return {
     id: input.id,
     type: input.type,
-    bounceType: input.type === 'bounce' ? input.bounceType! : null,
+    bounceType: input.type === 'bounce' ? (input.bounceType ?? bounceTypeOf(input.diagnosticCode)) : null,
     email: canonicalEmail(input.email),
     messageIdHeader: input.messageId === undefined ? null : messageIdHeaderOf(input.messageId),
     transportMessageId: null,
@@ -46,6 +46,15 @@ function fromGenericEvent(input: DeliveryEventInput): DeliveryEvent {
     reason: input.reason ?? null,
     occurredAt: parseDateTime(input.occurredAt)!,
   };
+}
+
+/**
+ * A bounce reported without `bounceType` (emails.md §8.5 makes it optional): hard only when the
+ * diagnostic code says the failure is permanent — an SMTP 5xx reply or a 5.x.x enhanced status
+ * code (RFC 3463) — so an address is never suppressed on a guess.
+ */
+function bounceTypeOf(diagnosticCode: string | undefined): 'hard' | 'soft' {
+  return diagnosticCode !== undefined && /(^|[^\w.])5(\d\d|\.\d{1,3}\.\d{1,3})(?![\w.])/.test(diagnosticCode) ? 'hard' : 'soft';
 }
 
 export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -92,6 +101,8 @@ export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): 
     });
     const rethrowParseFailure = (request: FastifyRequest) => {
       if (parseFailures.has(request)) throw parseFailures.get(request);
+      // An empty body is not JSON either (the app-wide check leaves public routes to themselves).
+      if (request.body === undefined) throw new HttpError('malformed_json', 'Request body is empty; send a JSON value.');
     };
     const typed = scope.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -121,11 +132,6 @@ export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): 
         },
       },
       async (request) => {
-        const missing: FieldError[] = [];
-        request.body.events.forEach((event, i) => {
-          if (event.type === 'bounce' && event.bounceType === undefined) missing.push({ in: 'body', pointer: `/events/${i}/bounceType`, message: 'is required when type is bounce' });
-        });
-        if (missing.length > 0) throw validationError(missing);
         const events = request.body.events.map(fromGenericEvent);
         const organizationId = request.params.organizationId.toLowerCase();
         return deps.committer.run((trx) => processDeliveryEvents(trx, deps, organizationId, 'generic', events));
