@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createSmtpTransport } from '../../src/mail/smtp-transport.js';
-import type { MailTransport } from '../../src/mail/transport.js';
+import { TransportError, type MailTransport } from '../../src/mail/transport.js';
 import { createDevSender } from '../../src/modules/senders/senders.service.js';
 import { createWorker } from '../../src/worker.js';
 import { forEachDialect } from '../harness/database.js';
@@ -121,6 +121,41 @@ forEachDialect('delivery over real SMTP', (dialect) => {
     t.clock.advance(20_000);
     await w.runner.runDueJobsOnce();
     assert.equal((await status(id)).status, 'Sent');
+  });
+
+  test('cc and bcc addresses suppressed after creation are not delivered: dropped from Cc and the envelope at build, from the envelope on a retry', async () => {
+    const id = await send({ to: { email: 'sup-to@example.com' }, cc: ['sup-c1@example.com', 'Keep <sup-c2@example.com>', 'sup-c3@example.com'], bcc: ['sup-b1@example.com', 'sup-b2@example.com'], data: { orderId: 'z' } });
+    for (const email of ['sup-c1@example.com', 'sup-b1@example.com']) {
+      assert.equal((await call(t.app, org.key, 'POST', '/api/v1/suppressions', { email })).statusCode, 201);
+    }
+    // The first hand-off fails after the message was built; c3 and b2 are suppressed before the retry.
+    let failures = 0;
+    const flaky: MailTransport = {
+      name: 'flaky-smtp',
+      async send(msg) {
+        if (failures++ === 0) throw new TransportError('connection lost', { permanent: false });
+        return transport.send(msg);
+      },
+      close: async () => {},
+    };
+    const w = createWorker(t.deps, { transport: flaky });
+    await w.runner.runDueJobsOnce();
+    assert.equal((await status(id)).status, 'Processing');
+    assert.deepEqual(((await status(id)).cc as { email: string }[]).map((a) => a.email), ['sup-c2@example.com', 'sup-c3@example.com'], 'the EmailSend shows the cc as delivered');
+    const stored = await t.database.db.kysely.selectFrom('email_sends').select(['cc', 'bcc']).where('id', '=', id).executeTakeFirstOrThrow();
+    assert.deepEqual((JSON.parse(stored.cc) as { email: string }[]).map((a) => a.email), ['sup-c2@example.com', 'sup-c3@example.com']);
+    assert.deepEqual((JSON.parse(stored.bcc) as { email: string }[]).map((a) => a.email), ['sup-b2@example.com']);
+    for (const email of ['sup-c3@example.com', 'sup-b2@example.com']) {
+      assert.equal((await call(t.app, org.key, 'POST', '/api/v1/suppressions', { email })).statusCode, 201);
+    }
+    t.clock.advance(40_000);
+    await w.runner.runDueJobsOnce();
+    assert.equal((await status(id)).status, 'Sent');
+    const received = sink.messages.filter((m) => m.parsed.messageId === `<${id}@example.test>`);
+    assert.equal(received.length, 1);
+    assert.deepEqual(received[0]!.envelope.to.sort(), ['sup-c2@example.com', 'sup-to@example.com']);
+    const ccHeader = (received[0]!.parsed.cc as { value: { address: string }[] } | undefined)?.value.map((a) => a.address);
+    assert.deepEqual(ccHeader, ['sup-c2@example.com', 'sup-c3@example.com'], 'the stored MIME is reused as built');
   });
 
   test('a worker that dies after the server accepted the message re-sends the same Message-ID only', async () => {

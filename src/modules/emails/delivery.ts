@@ -28,7 +28,7 @@ import { clickLink } from '../public-links/link-tokens.js';
 import { selectDomain, selectSenderProfile } from '../senders/senders.store.js';
 import { addSuppression } from '../subscriptions/suppressions.service.js';
 import { getSubscriptionGroup, subscriptionGate } from '../subscriptions/subscriptions.service.js';
-import { DELIVER_JOB, suppressionReason } from './emails.service.js';
+import { DELIVER_JOB, suppressionReason, withoutSuppressed } from './emails.service.js';
 import { insertMessage, selectEmailSendById, selectMessageBySend, updateEmailSend, updateMessage, type EmailSendRow, type MessageRow } from './emails.store.js';
 import { failureMessage, type Address } from './emails.view.js';
 import { renderSend, selectSnapshotById, snapshotDefinition, snapshotStateRoots, unsubscribeLinks, type SendContext } from './send-render.js';
@@ -71,15 +71,14 @@ interface Stored {
   structured: OutboundMessage['structured'];
 }
 
-type Prepared = { kind: 'done' } | { kind: 'handoff'; send: EmailSendRow; message: MessageRow };
+type Prepared = { kind: 'done' } | { kind: 'handoff'; send: EmailSendRow; message: MessageRow; stored: Stored };
 
 export function createDeliveryHandler(deps: DeliveryDeps): JobHandler {
   return async (job: ClaimedJob, ctx: JobContext) => {
     const emailSendId = String(job.payload.emailSendId);
     const prepared = await deps.committer.run((trx) => prepare(trx, deps, ctx, emailSendId));
     if (prepared.kind === 'done') return;
-    const { send, message } = prepared;
-    const stored = JSON.parse(message.envelope!) as Stored;
+    const { send, message, stored } = prepared;
     try {
       const result = await deps.transport.send({
         organizationId: send.organization_id,
@@ -156,11 +155,23 @@ async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContex
       await insertMessage(trx, message);
     }
     if (!built.ok) return fail('render_failed', built.reason, message.id);
-    await updateEmailSend(trx, send.id, { data: built.data, status: 'Processing', message_id: message.id, updated_at: now });
-  } else if (send.status !== 'Processing') {
-    await updateEmailSend(trx, send.id, { status: 'Processing', message_id: message.id, updated_at: now });
+    await updateEmailSend(trx, send.id, { data: built.data, cc: built.cc, bcc: built.bcc, status: 'Processing', message_id: message.id, updated_at: now });
+  } else {
+    if (send.status !== 'Processing') await updateEmailSend(trx, send.id, { status: 'Processing', message_id: message.id, updated_at: now });
+    // A retry hands off the stored MIME as it is; a cc or bcc address suppressed since it was
+    // built is still dropped from the envelope (emails.md §4), though its Cc header stays.
+    const stored = JSON.parse(message.envelope!) as Stored;
+    return { kind: 'handoff', send, message, stored: { ...stored, envelope: await deliverableEnvelope(trx, deps, send, stored.envelope) } };
   }
-  return { kind: 'handoff', send, message };
+  return { kind: 'handoff', send, message, stored: JSON.parse(message.envelope!) as Stored };
+}
+
+/** The envelope without the cc/bcc addresses on the suppression list now; the primary recipient passed the gates already. */
+async function deliverableEnvelope(trx: Kysely<Database>, deps: DeliveryDeps, send: EmailSendRow, envelope: Stored['envelope']): Promise<Stored['envelope']> {
+  const [primary, ...others] = envelope.to;
+  if (others.length === 0) return envelope;
+  const kept = await withoutSuppressed(trx, deps.secret, send.organization_id, others.map((email) => ({ email, name: null })));
+  return { from: envelope.from, to: [primary!, ...kept.map((a) => a.email)] };
 }
 
 async function buildMessage(
@@ -170,7 +181,7 @@ async function buildMessage(
   messageIdHeader: string,
   profile: Record<string, unknown>,
   fromDomain: string,
-): Promise<{ ok: true; mime: string; envelope: string; data: string } | { ok: false; reason: string }> {
+): Promise<{ ok: true; mime: string; envelope: string; data: string; cc: string; bcc: string } | { ok: false; reason: string }> {
   const snapshot = await selectSnapshotById(trx, send.organization_id, send.template_snapshot_id);
   if (!snapshot) return { ok: false, reason: 'the pinned template snapshot no longer exists' };
   const data = JSON.parse(send.data) as Record<string, unknown>;
@@ -187,8 +198,9 @@ async function buildMessage(
     headers.push(...listHeaders({ unsubscribeUrl: links.unsubscribeUrl, groupName: group?.name ?? '', subscriptionGroupId: send.subscription_group_id, fromDomain }));
   }
   const from = { email: send.from_email, name: send.from_name };
-  const cc = JSON.parse(send.cc) as Address[];
-  const bcc = JSON.parse(send.bcc) as Address[];
+  // Suppressed cc/bcc addresses leave the envelope and the Cc header, also when suppressed after creation (emails.md §4).
+  const cc = await withoutSuppressed(trx, deps.secret, send.organization_id, JSON.parse(send.cc) as Address[]);
+  const bcc = await withoutSuppressed(trx, deps.secret, send.organization_id, JSON.parse(send.bcc) as Address[]);
   const replyTo = send.reply_to_email === null ? null : { email: send.reply_to_email, name: send.reply_to_name };
   const subject = send.subject ?? rendered.value.subject;
   const html = send.tracking_clicks === 1 ? trackClicks(rendered.value.html, (url) => trackedUrl(deps, context, links, url)) : rendered.value.html;
@@ -219,7 +231,7 @@ async function buildMessage(
   // Sensitive values are needed for this one render only (templates.md §6.7).
   const sensitive = snapshotDefinition(snapshot).sensitiveTransactionalVariablePaths.filter((p) => p.startsWith('/data/')).map((p) => p.slice('/data'.length));
   if (sensitive.length > 0) removePointers(data, sensitive);
-  return { ok: true, mime: mime.raw, envelope: JSON.stringify(stored), data: JSON.stringify(data) };
+  return { ok: true, mime: mime.raw, envelope: JSON.stringify(stored), data: JSON.stringify(data), cc: JSON.stringify(cc), bcc: JSON.stringify(bcc) };
 }
 
 /** The /c/ link for `url`; unsubscribe and preferences links, and URLs too long to sign, stay as they are. */

@@ -255,7 +255,7 @@ export async function createEmailSend(
 }
 
 /** Suppressed cc/bcc addresses are removed from the envelope silently (emails.md §4). */
-async function withoutSuppressed(db: Kysely<Database>, secret: string, organizationId: string, addresses: Address[]): Promise<Address[]> {
+export async function withoutSuppressed(db: Kysely<Database>, secret: string, organizationId: string, addresses: Address[]): Promise<Address[]> {
   const kept: Address[] = [];
   for (const address of addresses) if (!(await findSuppression(db, secret, organizationId, address.email))) kept.push(address);
   return kept;
