@@ -74,9 +74,14 @@ forEachDialect('emails.send', (dialect) => {
     assert.equal(message.messageIdHeader, `<${String(queued.id)}@example.test>`);
     assert.equal(message.subject, 'Receipt ord_9421');
     assert.equal(message.handoffCount, 1);
-    const headerNames = (message.headers as [string, string][]).map(([name]) => name.toLowerCase());
+    const headers = message.headers as [string, string][];
+    const headerNames = headers.map(([name]) => name.toLowerCase());
     assert.ok(!headerNames.includes('bcc'));
     assert.ok(headerNames.includes('x-segmentflow-email-send-id'));
+    // Names as written in the message, values unfolded.
+    assert.deepEqual(headers.find(([name]) => name === 'Message-ID'), ['Message-ID', `<${String(queued.id)}@example.test>`]);
+    assert.deepEqual(headers.find(([name]) => name === 'X-Segmentflow-Email-Send-Id'), ['X-Segmentflow-Email-Send-Id', String(queued.id)]);
+    assert.ok(headers.every(([, value]) => !/[\r\n]/.test(value)), 'folded values are unfolded');
     assert.ok(String(message.html).includes('Thanks for order ord_9421'));
     const raw = await call(t.app, org.key, 'GET', `/api/v1/emails/${String(queued.id)}/message`, undefined, { accept: 'message/rfc822' });
     assert.match(raw.body, new RegExp(`Message-ID: <${String(queued.id)}@example.test>`, 'i'));

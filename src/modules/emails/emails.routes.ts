@@ -253,7 +253,11 @@ export function registerEmailRoutes(app: FastifyInstance, ctx: RouteContext): vo
           messageIdHeader: captured.message_id_header,
           capturedAt: new Date(captured.captured_at).toISOString(),
           handoffCount: captured.handoff_count,
-          headers: parsed.headerLines.map((h) => [h.key, h.line.slice(h.line.indexOf(':') + 1).trim()]),
+          // Names as written in the message (mailparser's `key` is lower-cased), values unfolded.
+          headers: parsed.headerLines.map((h) => {
+            const colon = h.line.indexOf(':');
+            return [h.line.slice(0, colon).trim(), h.line.slice(colon + 1).replace(/\r?\n[ \t]+/g, ' ').trim()];
+          }),
           subject: parsed.subject ?? '',
           from: parsed.from?.text ?? '',
           to: Array.isArray(parsed.to) ? parsed.to.map((a) => a.text).join(', ') : (parsed.to?.text ?? ''),
