@@ -118,6 +118,22 @@ forEachDialect('emails.send', (dialect) => {
     assert.equal(json(nobody).error, 'profile_not_found');
   });
 
+  test("the template's rendered Reply-To: used when set, 422 reply_to_not_allowed when it is not an address on a verified domain", async () => {
+    const withReply = await publishedTemplate(t, org.key, 'Transactional', { replyTo: { $template: '${/data/reply}' } });
+    const good = await send({ templateId: withReply, to: { email: 'rt@example.com' }, data: { orderId: 'o', reply: 'Help <help@example.test>' } });
+    assert.equal(good.statusCode, 202, good.body);
+    assert.deepEqual(json(good).replyTo, { email: 'help@example.test', name: 'Help' });
+    for (const reply of ['garbage', 'help@elsewhere.example']) {
+      const bad = await send({ templateId: withReply, to: { email: 'rt@example.com' }, data: { orderId: 'o', reply } });
+      assert.equal(bad.statusCode, 422, `${reply}: ${bad.body}`);
+      assert.equal((json(bad).details as { reason: string }).reason, 'reply_to_not_allowed', reply);
+    }
+    // Rendered empty: the sender's Reply-To (none for the dev sender) applies.
+    const empty = await send({ templateId: withReply, to: { email: 'rt@example.com' }, data: { orderId: 'o', reply: '' } });
+    assert.equal(empty.statusCode, 202, empty.body);
+    assert.equal(json(empty).replyTo, null);
+  });
+
   test('OptIn group without subscription → Skipped not_subscribed and nothing handed off; suppression re-checked at hand-off', async () => {
     const group = json(await call(t.app, org.key, 'POST', '/api/v1/subscription-groups', { name: `News ${Math.random()}`, type: 'OptIn' }));
     const skipped = json(await send({ templateId, to: { email: 'n@example.com' }, subscriptionGroupId: group.id }));

@@ -130,8 +130,11 @@ export async function chooseSender(
 
   // 4. Reply-To, on a verified domain of the organization.
   let replyTo: Address | null = request.replyTo ?? null;
-  if (replyTo === null && rendered.replyTo !== '') replyTo = parseFriendlyAddress(rendered.replyTo);
-  if (replyTo === null && sender.reply_to !== null) replyTo = parseFriendlyAddress(sender.reply_to);
+  if (replyTo === null && rendered.replyTo !== '') {
+    // A non-empty rendered Reply-To is the one chosen; one that is not an address is on no verified domain.
+    replyTo = parseFriendlyAddress(rendered.replyTo);
+    if (replyTo === null) return err({ type: 'reply_to_not_allowed' });
+  } else if (replyTo === null && sender.reply_to !== null) replyTo = parseFriendlyAddress(sender.reply_to);
   if (replyTo !== null) {
     const domain = await selectDomainByName(db, organizationId, domainOf(replyTo.email));
     if (!domain || domain.verified_at === null) return err({ type: 'reply_to_not_allowed' });
