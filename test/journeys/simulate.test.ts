@@ -178,6 +178,27 @@ forEachDialect('journey simulation', (dialect) => {
     assert.deepEqual(await rowCounts(), before);
   });
 
+  test('as the real run: update_profile of phone steers a branch on /profile/phone; a missing once_per_key key is entry_key_missing', async () => {
+    const definition = {
+      entry: { type: 'event', event: 'checkout.started' },
+      eligibility: { reEntry: 'once_per_key', key: '/event/cartId' },
+      start: 'mark',
+      steps: {
+        mark: { type: 'update_profile', properties: { phone: '+15550001' }, next: 'check' },
+        check: { type: 'branch', condition: { path: '/profile/phone', op: 'eq', value: '+15550001' }, then: 'done', else: 'done' },
+        done: { type: 'exit' },
+      },
+    };
+    const phoned = json(await simulate({ definition, profile: { email: 'ph@example.com' }, trigger: { at: AT, data: { cartId: 'k1' } } })) as unknown as Sim;
+    assert.deepEqual(phoned.path.find((p) => p.stepId === 'check')?.outcome, { branch: 'then' });
+    // A phone given as a property of the simulated Profile shows at /profile/phone too.
+    const given = { ...definition, start: 'check', steps: { check: definition.steps.check, done: definition.steps.done } };
+    const overlaid = json(await simulate({ definition: given, profile: { email: 'ph@example.com', properties: { phone: '+15550001' } }, trigger: { at: AT, data: { cartId: 'k1' } } })) as unknown as Sim;
+    assert.deepEqual(overlaid.path[0]?.outcome, { branch: 'then' });
+    const noKey = json(await simulate({ definition, profile: { email: 'ph@example.com' }, trigger: { at: AT, data: { total: 50 } } })) as unknown as Sim;
+    assert.deepEqual([noKey.enrolled, noKey.skipReason, noKey.status, noKey.path.length], [false, 'entry_key_missing', null, 0]);
+  });
+
   test('a real Profile: its properties and suppression apply unless assumed', async () => {
     const tracked = await call(t.app, org.key, 'POST', '/api/v1/events', { event: 'page.viewed', profile: { email: 'real@example.com', properties: { firstName: 'Riley' } }, data: {} }, { 'idempotency-key': `sim-${Math.random()}` });
     assert.equal(tracked.statusCode, 202, tracked.body);
@@ -217,7 +238,11 @@ forEachDialect('journey simulation', (dialect) => {
     const missing = await simulate(simBody(), '0190f600-0000-7000-8000-000000000000');
     assert.equal(missing.statusCode, 404);
     const noProfile = await simulate(simBody({ profileId: '0190f600-0000-7000-8000-000000000000' }));
-    assert.equal(noProfile.statusCode, 400);
+    assert.equal(noProfile.statusCode, 422, noProfile.body);
+    assert.equal(json(noProfile).error, 'profile_not_found');
+    const notAnId = await simulate(simBody({ profileId: 'abc' }));
+    assert.equal(notAnId.statusCode, 400);
+    assert.equal((json(notAnId).details as { errors: { pointer: string }[] }).errors[0]!.pointer, '/profileId');
     const readOnly = await org.keyWith(['journeys:read']);
     assert.equal((await call(t.app, readOnly, 'POST', `/api/v1/journeys/${journeyId}/simulate`, simBody())).statusCode, 200);
     const noScope = await org.keyWith(['events:write']);

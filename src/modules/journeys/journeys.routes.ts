@@ -175,7 +175,7 @@ export function registerJourneyRoutes(app: FastifyInstance, ctx: RouteContext, r
       if (simulated.ok) return simulated.value;
       const error = simulated.error;
       if (error.type === 'simulation_input_invalid') throw validationError(error.errors.map((e) => ({ in: 'body', ...e })));
-      if (error.type === 'profile_missing') throw validationError([{ in: 'body', pointer: '/profileId', message: 'no Profile of this organization has this id' }]);
+      if (error.type === 'profile_missing') throw domainHttpError({ type: 'profile_not_found', by: 'profileId' });
       throw domainHttpError(error);
     },
   );

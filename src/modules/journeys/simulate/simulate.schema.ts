@@ -1,5 +1,6 @@
 /** Request and response schemas of `POST /api/v1/journeys/{id}/simulate` (journeys.md §9). */
 import { Type } from 'typebox';
+import { UUID_PATTERN } from '../../../lib/ids.js';
 import { RedactedDataPaths } from '../../events/events.schema.js';
 import { MAX_SIMULATED_EVENTS } from './simulate.service.js';
 
@@ -11,7 +12,7 @@ const Nullable = Type.Union([Type.String(), Type.Null()]);
 export const SimulateJourneyBody = Type.Object(
   {
     definition: Type.Optional(Type.Unknown({ description: 'An unsaved definition, validated as on save (structure → 400, semantics → 422); default: the latest version.' })),
-    profileId: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()], { description: 'A real Profile as the base; its subscriptions and suppression apply unless `assume` says otherwise.' })),
+    profileId: Type.Optional(Type.Union([Type.String({ pattern: UUID_PATTERN }), Type.Null()], { description: 'A real Profile as the base; its subscriptions and suppression apply unless `assume` says otherwise.' })),
     profile: Type.Optional(
       Type.Union([
         Type.Object({ email: Type.Optional(Type.Union([Type.String({ minLength: 3, maxLength: 320 }), Type.Null()])), properties: Type.Optional(NullableJson) }, { additionalProperties: false }),

@@ -26,7 +26,7 @@ import { selectTemplate } from '../../templates/templates.store.js';
 import type { JourneyDefinition, SendEmailStep } from '../definition/definition.js';
 import { checkDefinition, getJourney, type JourneyError } from '../journeys.service.js';
 import { sendSkipReason } from '../runs/steps.js';
-import { simulateRun, type SimulatedEmail, type SimulatedEvent, type SimulationResult } from './virtual-run.js';
+import { applyProperties, simulateRun, type SimulatedEmail, type SimulatedEvent, type SimulationResult } from './virtual-run.js';
 
 /** Default and maximum length of a simulation: 400 days after the trigger. */
 export const MAX_SIMULATION_MS = MAX_DURATION_MS;
@@ -121,8 +121,8 @@ export async function simulateJourney(
   } else {
     profile = { id: null, email: to, externalId: null, phone: null, createdAt: toIso(triggerAt) };
   }
-  // Overlay the given properties; built-in fields win on a name clash (as the /profile view).
-  for (const [key, value] of Object.entries(input.profile?.properties ?? {})) if (!['id', 'email', 'externalId', 'phone', 'createdAt'].includes(key)) profile[key] = value;
+  // Overlay the given properties; built-in fields win on a name clash (as the /profile view), `phone` mirrors its property.
+  applyProperties(profile, input.profile?.properties ?? {});
 
   const assume = input.assume ?? {};
   if (assume.suppressed !== undefined && assume.suppressed !== null) suppressedReason = assume.suppressed ? 'suppressed_manual' : null;

@@ -13,12 +13,24 @@ import { parseDuration } from '../../../lib/duration.js';
 import { toIso } from '../../../lib/clock.js';
 import { evaluateCondition, readPointer } from '../definition/condition.js';
 import { delayDue } from '../definition/delay.js';
-import type { JourneyDefinition, JourneyStep, SendEmailStep } from '../definition/definition.js';
+import { eligibilityOf, entryKeyText, type JourneyDefinition, type JourneyStep, type SendEmailStep } from '../definition/definition.js';
 import { isStateReference } from '../runs/run-state.js';
 
 export const MAX_STEP_EXECUTIONS = 1000;
 /** Keys of the `/profile` view that are built-in fields; a property of that name never shows. */
 const BUILT_IN_PROFILE_KEYS = new Set(['id', 'email', 'externalId', 'phone', 'createdAt']);
+
+/**
+ * Writes properties into a `/profile` view as the real write shows them: a property named like a
+ * built-in field never shows, except that `phone` mirrors a string property named `phone`
+ * (events.md §4), and a non-string one clears it.
+ */
+export function applyProperties(profile: Record<string, unknown>, properties: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(properties)) {
+    if (!BUILT_IN_PROFILE_KEYS.has(key)) profile[key] = value;
+    else if (key === 'phone') profile.phone = typeof value === 'string' ? value : null;
+  }
+}
 
 export interface SimulatedEvent {
   /** Index in the request's `events` array. */
@@ -87,6 +99,11 @@ export async function simulateRun(input: VirtualRunInput, ports: VirtualRunPorts
       return { ...result, enrolled: false, skipReason: 'filter_false', status: null };
     }
   }
+  // Eligibility history is ignored (§9), but an entry key the trigger does not carry is a rule about the trigger itself.
+  if (eligibilityOf(definition).reEntry === 'once_per_key') {
+    const key = entryKeyText(definition, definition.entry.type === 'event' ? input.event : input.variables);
+    if (!key.ok) return { ...result, enrolled: false, skipReason: key.reason, status: null };
+  }
 
   let now = input.triggerAt;
   let pending = 0; // next unapplied event in input.events
@@ -135,7 +152,7 @@ export async function simulateRun(input: VirtualRunInput, ports: VirtualRunPorts
             else skippedKeys.push(key);
           }
         }
-        for (const [key, value] of Object.entries(properties)) if (!BUILT_IN_PROFILE_KEYS.has(key)) profile[key] = value;
+        applyProperties(profile, properties);
         entry.outcome = { properties: Object.keys(properties), skippedKeys };
         result.profileUpdates.push({ stepId, at: toIso(now), properties });
         next = step.next ?? null;
