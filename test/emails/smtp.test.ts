@@ -62,6 +62,15 @@ forEachDialect('delivery over real SMTP', (dialect) => {
     assert.equal(received.parsed.subject, 'Order ord_1 ✓');
     assert.equal(received.parsed.from?.value[0]?.address, 'hello@example.test');
     assert.equal(received.parsed.from?.value[0]?.name, 'Segmentflow');
+    const addresses = (field: typeof received.parsed.to) => (Array.isArray(field) ? field : field ? [field] : []).flatMap((a) => a.value).map((a) => [a.address, a.name]);
+    assert.deepEqual(addresses(received.parsed.replyTo), [['help@example.test', 'Help']]);
+    assert.deepEqual(addresses(received.parsed.to), [['alex@example.com', '']]);
+    assert.deepEqual(addresses(received.parsed.cc), [['billing@example.com', 'Billing']]);
+    // Date: the (fake) time the message was built, at the header's one-second precision.
+    assert.equal(received.parsed.date?.toISOString(), new Date(Math.floor(t.clock.now() / 1000) * 1000).toISOString());
+    assert.match(received.raw.toString(), /^Date: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000\r$/m);
+    assert.equal(received.parsed.headers.get('mime-version'), '1.0');
+    assert.match(received.raw.toString(), /^MIME-Version: 1\.0\r$/m);
     assert.equal(received.parsed.headers.get('x-segmentflow-email-send-id'), id);
     assert.equal(received.parsed.headers.has('bcc'), false);
     assert.doesNotMatch(received.raw.toString(), /^Bcc:/im);
