@@ -83,6 +83,10 @@ forEachDialect('consent gates in journey runs', (dialect) => {
   /** The send step is skipped with `reason`, the run still goes on to update_profile and exit, nothing is captured. */
   async function assertSkipped(run: RunJson, send: { id: string; status: string; failure_reason: string | null }, profileId: string, reason: string) {
     assert.equal(run.status, 'completed', JSON.stringify(run));
+    const stats = json(await call(t.app, org.key, 'GET', `/api/v1/journeys/${run.journeyId}/stats`)) as { runs: Record<string, number>; steps: Record<string, Record<string, number>> };
+    assert.equal(stats.runs.completed, 1);
+    assert.deepEqual(stats.steps.mail, { entered: 1, waiting: 0, completed: 0, skipped: 1, failed: 0 });
+    assert.deepEqual(stats.steps.after_mail, { entered: 1, waiting: 0, completed: 1, skipped: 0, failed: 0 });
     assert.deepEqual(
       run.steps.map((s) => [s.stepId, s.type, s.status, s.reason, s.next]),
       [
@@ -161,9 +165,9 @@ forEachDialect('consent gates in journey runs', (dialect) => {
     await assertSkipped(run, send, profileId, 'suppressed_manual');
   });
 
-  test('a complaint received through the signed generic delivery webhook → suppressed_complaint', async () => {
+  test('a complaint received through the signed generic delivery webhook (address in another case) → suppressed_complaint', async () => {
     const journey = await activeJourney(optOut);
-    const body = JSON.stringify({ events: [{ id: 'evt_complaint_1', type: 'complaint', email: 'complainer@example.com', occurredAt: '2026-05-31T11:59:00Z' }] });
+    const body = JSON.stringify({ events: [{ id: 'evt_complaint_1', type: 'complaint', email: 'Complainer@Example.COM', occurredAt: '2026-05-31T11:59:00Z' }] });
     const hook = await t.app.inject({
       method: 'POST',
       url: `/webhooks/delivery/${org.id}/generic`,
