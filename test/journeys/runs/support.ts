@@ -117,6 +117,7 @@ export interface RunJson {
   completedAt: string | null;
   error: string | null;
   exitReason: string | null;
+  exitEventId: string | null;
   currentStepId: string | null;
   steps: StepJson[];
 }

@@ -14,12 +14,15 @@ import {
   cancelWaits,
   countRunFinished,
   finishLiveRun,
+  insertStep,
   lockRun,
   selectJourneyStatus,
   selectLiveRunIdsOfJourney,
+  selectStep,
   skipOpenSteps,
   type RunRow,
 } from './runs.store.js';
+import { loadVersion } from './versions.js';
 
 export const STEP_JOB = 'journey.step';
 /** journeys.md §6.2: an unexpected error retries the step with backoff, 5 attempts in all. */
@@ -95,7 +98,7 @@ export async function finishRun(
  */
 export async function exitRun(
   db: Kysely<Database>,
-  deps: { clock: Clock },
+  deps: { clock: Clock; ids: IdGenerator },
   runId: string,
   reason: ExitReason,
   exitEventId: string | null = null,
@@ -106,6 +109,13 @@ export async function exitRun(
   const exited = await finishLiveRun(db, runId, { status: 'exited', exit_reason: reason, exit_event_id: exitEventId, finished_at: now, updated_at: now });
   if (!exited) return null;
   const skipped = await skipOpenSteps(db, runId, now);
+  if (live.status === 'queued' && live.current_step_id !== null && !skipped.includes(live.current_step_id)) {
+    // A run exited before its first step ran: that step is logged skipped too (§6.5 "the current step").
+    const step = (await loadVersion(db, live.version_id)).definition.steps[live.current_step_id];
+    if (step !== undefined && (await selectStep(db, runId, live.current_step_id)) === undefined) {
+      await insertStep(db, { id: deps.ids(), organization_id: live.organization_id, run_id: runId, step_id: live.current_step_id, type: step.type, status: 'skipped', reason: 'run_exited', outcome: null, due_at: null, entered_at: now, completed_at: now });
+    }
+  }
   await cancelWaits(db, runId);
   const steps = new Set(skipped);
   if (live.current_step_id !== null) steps.add(live.current_step_id);
@@ -115,7 +125,7 @@ export async function exitRun(
 }
 
 /** Exits every queued or running run of the journey (archive: reason `journey_archived`). Returns how many. */
-export async function exitActiveRuns(db: Kysely<Database>, deps: { clock: Clock }, journeyId: string, reason: ExitReason): Promise<number> {
+export async function exitActiveRuns(db: Kysely<Database>, deps: { clock: Clock; ids: IdGenerator }, journeyId: string, reason: ExitReason): Promise<number> {
   const journey = await selectJourneyStatus(db, journeyId);
   if (!journey) return 0;
   let exited = 0;

@@ -73,6 +73,7 @@ const runFields = {
   completedAt: Nullable(Type.String()),
   error: Nullable(Type.String()),
   exitReason: Nullable(Type.String({ description: 'exit_event | journey_archived | manual' })),
+  exitEventId: Nullable(Type.String({ description: 'The event that ended the run through exitOn (exitReason exit_event).' })),
   currentStepId: Nullable(Type.String()),
 };
 

@@ -30,6 +30,8 @@ export interface RunView {
   completedAt: string | null;
   error: string | null;
   exitReason: string | null;
+  /** The event that ended the run through `exitOn` (exitReason `exit_event`), else null. */
+  exitEventId: string | null;
   currentStepId: string | null;
   steps?: RunStepView[];
 }
@@ -52,6 +54,7 @@ export function toRunView(row: RunWithJourney): RunView {
     completedAt: row.finished_at === null ? null : toIso(row.finished_at),
     error: row.error,
     exitReason: row.exit_reason,
+    exitEventId: row.exit_event_id,
     currentStepId: row.current_step_id,
   };
 }
