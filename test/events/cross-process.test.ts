@@ -95,6 +95,56 @@ forEachDialect('events.track across two app instances', (dialect) => {
     assert.equal(await count('user_events'), 50);
   });
 
+  test('one new email with two different externalIds from both apps → one Profile; the losers get identity_conflict and write nothing', async () => {
+    for (let round = 0; round < 4; round++) {
+      const email = `split-${round}@example.com`;
+      const responses = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => track(appFor(i), org.key, { event: 'signup', profile: { email, externalId: `cus_${round}_${i % 4 < 2 ? 'a' : 'b'}`, properties: { i } } })),
+      );
+      const won = responses.filter((r) => r.statusCode === 202);
+      const lost = responses.filter((r) => r.statusCode !== 202);
+      assert.ok(won.length >= 1, JSON.stringify(responses.map((r) => r.body)));
+      const profileId = String(json(won[0]!).profileId);
+      assert.ok(won.every((r) => json(r).profileId === profileId));
+      for (const r of lost) {
+        assert.equal(r.statusCode, 409, r.body);
+        assert.equal(json(r).error, 'identity_conflict');
+        assert.deepEqual(json(r).details, { byExternalId: null, byEmail: profileId });
+      }
+      const profile = await t.database.db.kysely.selectFrom('profiles').selectAll().where('organization_id', '=', org.id).where('email', '=', email).execute();
+      assert.equal(profile.length, 1);
+      // Every 202 named the externalId the Profile ended with; the other one was written nowhere.
+      const winners = new Set(won.map((r) => responses.indexOf(r) % 4 < 2 ? 'a' : 'b'));
+      assert.equal(winners.size, 1, 'only requests of one externalId were accepted');
+      assert.equal(profile[0]!.external_id, `cus_${round}_${[...winners][0]}`);
+      const events = await t.database.db.kysely.selectFrom('user_events').select('id').where('profile_id', '=', profileId).execute();
+      assert.equal(events.length, won.length);
+    }
+  });
+
+  test('property writes with different occurredAt from both apps → the newest occurredAt wins, whatever the commit order', async () => {
+    const base = Date.parse('2026-05-31T10:00:00.000Z');
+    const created = await track(t.app, org.key, { event: 'signup', profile: { email: 'lww-x@example.com' } });
+    const profileId = String(json(created).profileId);
+    for (let round = 0; round < 4; round++) {
+      // Request i carries occurredAt base+i minutes; the newest is sent from a shuffled position.
+      const order = Array.from({ length: 10 }, (_, i) => (i * 7 + round * 3) % 10);
+      const responses = await Promise.all(
+        order.map((i, position) =>
+          track(appFor(position), org.key, {
+            event: 'plan.changed',
+            profile: { email: 'lww-x@example.com', properties: { plan: `r${round}-v${i}` } },
+            occurredAt: new Date(base + round * 3_600_000 + i * 60_000).toISOString(),
+          }),
+        ),
+      );
+      for (const r of responses) assert.equal(r.statusCode, 202, r.body);
+      const row = await t.database.db.kysely.selectFrom('profile_properties').selectAll().where('profile_id', '=', profileId).where('key', '=', 'plan').executeTakeFirstOrThrow();
+      assert.equal(JSON.parse(row.value_json), `r${round}-v9`);
+      assert.equal(row.updated_at, base + round * 3_600_000 + 9 * 60_000);
+    }
+  });
+
   test('once_per_key duplicates from both apps → exactly one run; every answer matched 1 and enrolled or skipped', async () => {
     const journey = await insertJourney(t, org.id, { entry: { type: 'event', event: 'checkout.started' }, eligibility: { reEntry: 'once_per_key', key: '/event/cartId' }, ...longDelay });
     const send = (i: number, email: string, cartId: string): Promise<LightMyRequestResponse> =>
