@@ -27,7 +27,7 @@ import { createBenchOrganization } from './bench-org.js';
 import type { Clock } from '../src/lib/clock.js';
 import { uuidV7 } from '../src/lib/ids.js';
 import { createJourney, transitionJourney } from '../src/modules/journeys/journeys.service.js';
-import { STEP_JOB, STEP_MAX_ATTEMPTS, timerJobKey } from '../src/modules/journeys/runs/lifecycle.js';
+import { journeyRunControl, STEP_JOB, STEP_MAX_ATTEMPTS, timerJobKey } from '../src/modules/journeys/runs/lifecycle.js';
 import type { RunRow } from '../src/modules/journeys/runs/runs.store.js';
 import { createTemplate, publishTemplate } from '../src/modules/templates/templates.service.js';
 
@@ -170,8 +170,7 @@ export async function createDelayedSendJourney(bench: BenchDb): Promise<{ journe
   };
   const journey = await createJourney(db.kysely, deps, organizationId, { key: `delayed-send-${randomBytes(3).toString('hex')}`, name: 'Delayed send', definition });
   if (!journey.ok) throw new Error(`creating the journey: ${JSON.stringify(journey.error)}`);
-  const noRuns = { exitActiveRuns: async () => undefined };
-  const active = await transitionJourney(db.kysely, deps, noRuns, organizationId, journey.value.id, 'activate');
+  const active = await transitionJourney(db.kysely, deps, journeyRunControl(deps), organizationId, journey.value.id, 'activate');
   if (!active.ok) throw new Error(`activating the journey: ${JSON.stringify(active.error)}`);
   const version = await db.kysely.selectFrom('journeys').select('version_id').where('id', '=', journey.value.id).executeTakeFirstOrThrow();
   return { journeyId: journey.value.id, versionId: version.version_id, templateId: template.value.id };

@@ -20,7 +20,7 @@ import { ApiKeyAuthenticator } from './modules/api-keys/api-keys.service.js';
 import { registerEmailRoutes } from './modules/emails/emails.routes.js';
 import { registerEventRoutes } from './modules/events/events.routes.js';
 import { registerJourneyRoutes } from './modules/journeys/journeys.routes.js';
-import { exitActiveRuns } from './modules/journeys/runs/lifecycle.js';
+import { journeyRunControl } from './modules/journeys/runs/lifecycle.js';
 import { registerRunRoutes } from './modules/journeys/runs/runs.routes.js';
 import { registerProfileRoutes } from './modules/profiles/profiles.routes.js';
 import { registerPublicLinkRoutes } from './modules/public-links/public-links.routes.js';
@@ -133,11 +133,7 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
   registerSubscriptionRoutes(app, ctx);
   registerSuppressionRoutes(app, ctx);
   registerEmailRoutes(app, ctx);
-  registerJourneyRoutes(app, ctx, {
-    exitActiveRuns: async (trx, journeyId, reason) => {
-      await exitActiveRuns(trx, deps, journeyId, reason);
-    },
-  });
+  registerJourneyRoutes(app, ctx, journeyRunControl(deps));
   registerRunRoutes(app, ctx);
   registerPublicLinkRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);

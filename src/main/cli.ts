@@ -26,6 +26,7 @@ import { CreateTemplateBody } from '../modules/templates/templates.schema.js';
 import { applyJourney, type JourneyFile } from '../modules/journeys/journeys.apply.js';
 import { JOURNEY_KEY_PATTERN } from '../modules/journeys/journeys.schema.js';
 import { RESERVED_KEYS, type JourneyError } from '../modules/journeys/journeys.service.js';
+import { journeyRunControl } from '../modules/journeys/runs/lifecycle.js';
 import { serve, type Role } from './serve.js';
 
 class UsageError extends Error {}
@@ -264,9 +265,7 @@ export function buildCli(): Command {
       const file = readJourneyFile(path);
       await withDatabase(async (db) => {
         const org = await resolveOrg(db, opts.org);
-        // Archiving is not reachable from apply, so no run needs exiting here.
-        const noRunsToExit = { exitActiveRuns: async () => {} };
-        const result = await db.kysely.transaction().execute((trx) => applyJourney(trx, deps, noRunsToExit, org.id, file, { activate: opts.activate === true }));
+        const result = await db.kysely.transaction().execute((trx) => applyJourney(trx, deps, journeyRunControl(deps), org.id, file, { activate: opts.activate === true }));
         if (!result.ok) throw new UsageError(describeJourneyError(result.error));
         // First line exactly as cli.md states it (scripts parse it); activation says so on its own line.
         print(`${result.value.action} ${result.value.journey.key} v${result.value.journey.version}`);

@@ -64,8 +64,11 @@ export interface JourneyVersionView {
 }
 
 /** What archiving needs from the run engine. */
+/** What a journey status change does to its runs (the runs module implements it). */
 export interface RunExiter {
   exitActiveRuns(trx: Kysely<Database>, journeyId: string, reason: 'journey_archived'): Promise<void>;
+  /** Resume: step jobs held while the journey was Paused run now, not at their next hold check. */
+  releaseHeldSteps(trx: Kysely<Database>, journeyId: string): Promise<void>;
 }
 
 interface Deps {
@@ -237,6 +240,7 @@ export async function transitionJourney(
   if (action === 'activate' && row.activated_at === null) changes.activated_at = now;
   await updateJourneyRow(db, row.id, changes);
   if (action === 'archive') await runs.exitActiveRuns(db, row.id, 'journey_archived');
+  if (action === 'activate' && row.status === 'Paused') await runs.releaseHeldSteps(db, row.id);
   return ok(toJourneyView({ ...row, ...changes }, version));
 }
 

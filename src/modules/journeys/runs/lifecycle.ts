@@ -22,6 +22,7 @@ import {
   skipOpenSteps,
   type RunRow,
 } from './runs.store.js';
+import type { RunExiter } from '../journeys.service.js';
 import { loadVersion } from './versions.js';
 
 export const STEP_JOB = 'journey.step';
@@ -38,6 +39,22 @@ export interface JobDeps {
 /** Unique keys of the jobs of one step visit: entering it, and its timer (delay / wait deadline or re-check). */
 export const stepJobKey = (runId: string, stepId: string): string => `journey-step:${runId}:${stepId}`;
 export const timerJobKey = (runId: string, stepId: string, kind: 'due' | 'recheck'): string => `journey-${kind}:${runId}:${stepId}`;
+/** A step job held while its journey is Paused; keyed by journey first, so resume finds them by range. */
+export const heldJobKey = (journeyId: string, runId: string, stepId: string, at: number): string => `journey-held:${journeyId}:${runId}:${stepId}:${at}`;
+
+/** Makes every held step job of the journey due now (resume, §6.5: held jobs run on resume). */
+export async function releaseHeldSteps(db: Kysely<Database>, deps: { clock: Clock }, journeyId: string): Promise<void> {
+  const now = deps.clock.now();
+  // Keys between "journey-held:<id>:" and "journey-held:<id>;" (';' follows ':'): a range on the unique index.
+  await db
+    .updateTable('jobs')
+    .set({ run_at: now, updated_at: now })
+    .where('unique_key', '>', `journey-held:${journeyId}:`)
+    .where('unique_key', '<', `journey-held:${journeyId};`)
+    .where('status', '=', 'queued')
+    .where('run_at', '>', now)
+    .execute();
+}
 
 /** Queues the job that enters `stepId` of the run (due now unless `runAt`). */
 export async function enqueueStep(db: Kysely<Database>, deps: JobDeps, run: Pick<RunRow, 'id' | 'organization_id'>, stepId: string): Promise<void> {
@@ -122,6 +139,16 @@ export async function exitRun(
   await cancelQueuedJobs(db, jobKeysOf(runId, steps), now);
   await countRunFinished(db, exited.journey_id, exited.profile_id, now);
   return exited;
+}
+
+/** The runs side of journey status changes, for the journeys service (routes and `journeys apply`). */
+export function journeyRunControl(deps: { clock: Clock; ids: IdGenerator }): RunExiter {
+  return {
+    exitActiveRuns: async (trx, journeyId, reason) => {
+      await exitActiveRuns(trx, deps, journeyId, reason);
+    },
+    releaseHeldSteps: (trx, journeyId) => releaseHeldSteps(trx, deps, journeyId),
+  };
 }
 
 /** Exits every queued or running run of the journey (archive: reason `journey_archived`). Returns how many. */

@@ -14,9 +14,10 @@
  * the one recorded as `failed` (and the run `failed`).
  *
  * Paused journeys: a job that falls due while its journey is Paused is held — completed and
- * queued again (same payload) HOLD_MS later, until the journey is resumed; held steps therefore
- * run at most HOLD_MS late after resume. Polling keeps resume a plain status change; nothing has
- * to find and release the held jobs. Archived journeys: the run is exited (`journey_archived`).
+ * queued again (same payload) HOLD_MS later under a `journey-held:<journeyId>:…` key, until the
+ * journey is resumed; resume makes those jobs due at once (`releaseHeldSteps`), and the hold
+ * re-check covers a resume by a process that raced with a hold. Archived journeys: the run is
+ * exited (`journey_archived`).
  */
 import type { Kysely } from 'kysely';
 import type { GroupCommitter } from '../../../db/group-commit.js';
@@ -24,7 +25,7 @@ import type { Database } from '../../../db/tables.js';
 import { enqueueJob, JobLeaseLostError, type ClaimedJob } from '../../../jobs/queue.js';
 import { PermanentJobError, type JobContext, type JobHandler } from '../../../jobs/runner.js';
 import type { Logger } from '../../../logger.js';
-import { enqueueStep, enqueueTimer, exitRun, finishRun, STEP_JOB, STEP_MAX_ATTEMPTS } from './lifecycle.js';
+import { enqueueStep, enqueueTimer, exitRun, finishRun, heldJobKey, STEP_JOB, STEP_MAX_ATTEMPTS } from './lifecycle.js';
 import { cancelWaits, failStep, finishWaitingStep, insertStep, lockRun, selectJourneyStatus, selectStep, updateRun, type RunRow } from './runs.store.js';
 import { enterStep, resumeWaitingStep, type StepDeps, type StepResult } from './steps.js';
 import { loadVersion } from './versions.js';
@@ -88,7 +89,8 @@ export async function advanceRun(trx: Kysely<Database>, deps: StepDeps, options:
     return;
   }
   if (journey.status === 'Paused') {
-    await enqueueJob(trx, deps, { type: STEP_JOB, organizationId: run.organization_id, payload: { runId: run.id, stepId: options.stepId }, runAt: deps.clock.now() + HOLD_MS, maxAttempts: STEP_MAX_ATTEMPTS });
+    const now = deps.clock.now();
+    await enqueueJob(trx, deps, { type: STEP_JOB, organizationId: run.organization_id, payload: { runId: run.id, stepId: options.stepId }, runAt: now + HOLD_MS, uniqueKey: heldJobKey(run.journey_id, run.id, options.stepId, now), maxAttempts: STEP_MAX_ATTEMPTS });
     return;
   }
   const { definition } = await loadVersion(trx, run.version_id);
