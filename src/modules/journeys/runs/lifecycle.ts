@@ -39,20 +39,20 @@ export interface JobDeps {
 /** Unique keys of the jobs of one step visit: entering it, and its timer (delay / wait deadline or re-check). */
 export const stepJobKey = (runId: string, stepId: string): string => `journey-step:${runId}:${stepId}`;
 export const timerJobKey = (runId: string, stepId: string, kind: 'due' | 'recheck'): string => `journey-${kind}:${runId}:${stepId}`;
-/** A step job held while its journey is Paused; keyed by journey first, so resume finds them by range. */
+/** A step job held while its journey is Paused; keyed by journey first, so resume finds them by prefix. */
 export const heldJobKey = (journeyId: string, runId: string, stepId: string, at: number): string => `journey-held:${journeyId}:${runId}:${stepId}:${at}`;
 
 /** Makes every held step job of the journey due now (resume, §6.5: held jobs run on resume). */
 export async function releaseHeldSteps(db: Kysely<Database>, deps: { clock: Clock }, journeyId: string): Promise<void> {
   const now = deps.clock.now();
-  // Keys between "journey-held:<id>:" and "journey-held:<id>;" (';' follows ':'): a range on the unique index.
+  // A prefix match, not a key range: under a linguistic collation (PostgreSQL en_US…) punctuation
+  // does not order as in ASCII. Only queued jobs due later are looked at (the due-order index).
   await db
     .updateTable('jobs')
     .set({ run_at: now, updated_at: now })
-    .where('unique_key', '>', `journey-held:${journeyId}:`)
-    .where('unique_key', '<', `journey-held:${journeyId};`)
     .where('status', '=', 'queued')
     .where('run_at', '>', now)
+    .where('unique_key', 'like', `journey-held:${journeyId.toLowerCase()}:%`)
     .execute();
 }
 
