@@ -154,13 +154,19 @@ forEachDialect('delivery webhooks', (dialect) => {
         event('nb3', { type: 'bounce', email: 'nb-temp@example.com', diagnosticCode: '421 4.7.0 try again later' }),
         event('nb4', { type: 'bounce', email: 'nb-none@example.com' }),
         event('nb5', { type: 'bounce', email: 'nb-noise@example.com', diagnosticCode: 'timed out after 500ms' }),
+        event('nb6', { type: 'bounce', email: 'nb-quota@example.com', diagnosticCode: '452 4.2.2 Mailbox full (quota 500 MB)' }),
+        event('nb7', { type: 'bounce', email: 'nb-port@example.com', diagnosticCode: '421 4.4.2 connect to mx port 587 timed out' }),
+        event('nb8', { type: 'bounce', email: 'nb-later@example.com', diagnosticCode: '450 4.2.0 retry in 5.0.0' }),
+        event('nb9', { type: 'bounce', email: 'nb-typed@example.com', diagnosticCode: 'x-postfix; 550-5.1.1 no such user' }),
       ],
     });
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual(json(res), { received: 5, duplicates: 0 });
-    assert.equal((await suppression('nb-perm@example.com'))?.reason, 'hard_bounce');
-    assert.equal((await suppression('nb-enh@example.com'))?.reason, 'hard_bounce');
-    for (const email of ['nb-temp@example.com', 'nb-none@example.com', 'nb-noise@example.com']) assert.equal(await suppression(email), undefined, email);
+    assert.deepEqual(json(res), { received: 9, duplicates: 0 });
+    for (const email of ['nb-perm@example.com', 'nb-enh@example.com', 'nb-typed@example.com']) assert.equal((await suppression(email))?.reason, 'hard_bounce', email);
+    // Only the leading reply counts: numbers later in the text never make a soft bounce hard.
+    for (const email of ['nb-temp@example.com', 'nb-none@example.com', 'nb-noise@example.com', 'nb-quota@example.com', 'nb-port@example.com', 'nb-later@example.com']) {
+      assert.equal(await suppression(email), undefined, email);
+    }
   });
 
   test('soft bounce and delivery are recorded on the Message; a hard bounce suppresses and a later send is Skipped', async () => {

@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { principalOf } from '../../http/auth.js';
-import { HttpError, validationError, type FieldError } from '../../http/errors.js';
+import { HttpError, validationError } from '../../http/errors.js';
 import { parseJsonBody } from '../../http/json-body.js';
 import { ErrorResponses } from '../../http/openapi.js';
 import type { RouteContext } from '../../http/route-context.js';
@@ -50,11 +50,14 @@ function fromGenericEvent(input: DeliveryEventInput): DeliveryEvent {
 
 /**
  * A bounce reported without `bounceType` (emails.md §8.5 makes it optional): hard only when the
- * diagnostic code says the failure is permanent — an SMTP 5xx reply or a 5.x.x enhanced status
- * code (RFC 3463) — so an address is never suppressed on a guess.
+ * diagnostic's leading reply says the failure is permanent — an SMTP 5xx reply code or a 5.x.x
+ * enhanced status code (RFC 3463) first, after an optional `smtp;`-style type prefix — so an
+ * address is never suppressed on a guess (numbers later in the text, like "quota 500 MB", count
+ * for nothing).
  */
 function bounceTypeOf(diagnosticCode: string | undefined): 'hard' | 'soft' {
-  return diagnosticCode !== undefined && /(^|[^\w.])5(\d\d|\.\d{1,3}\.\d{1,3})(?![\w.])/.test(diagnosticCode) ? 'hard' : 'soft';
+  const reply = (diagnosticCode ?? '').replace(/^\s*[a-z][\w-]*\s*;/i, '').trimStart();
+  return /^5(\d\d|\.\d{1,3}\.\d{1,3})(?![\w.])/.test(reply) ? 'hard' : 'soft';
 }
 
 export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): void {
