@@ -19,7 +19,7 @@ import { bodyAjv, fieldErrorsFromAjv } from '../../http/validation.js';
 import { parseDateTime } from '../../lib/date-time.js';
 import { canonicalEmail, parseFriendlyAddress } from '../../lib/email.js';
 import { getCapturedMessage } from '../../mail/capture-transport.js';
-import { BatchBody, BatchItem, EmailIdParams, EmailSendSchema, ListEmailsQuery, SendEmailBody } from './emails.schema.js';
+import { BatchBody, BatchItem, BatchResultSchema, CapturedMessageSchema, EmailIdParams, EmailSendSchema, ListEmailsQuery, SendEmailBody } from './emails.schema.js';
 import { createEmailSend, type SendRequest } from './emails.service.js';
 import { selectEmailSend, selectEmailSendsPage } from './emails.store.js';
 import { toEmailSendView, type Address } from './emails.view.js';
@@ -140,10 +140,10 @@ export function registerEmailRoutes(app: FastifyInstance, ctx: RouteContext): vo
   typed.post(
     '/api/v1/emails/batch',
     {
-      schema: { tags: TAGS, summary: 'Send up to 100 emails, each with its own idempotencyKey', body: BatchBody, response: { ...ErrorResponses } },
+      schema: { tags: TAGS, summary: 'Send up to 100 emails, each with its own idempotencyKey', body: BatchBody, response: { 200: BatchResultSchema, ...ErrorResponses } },
       config: { scopes: ['emails:write'] },
     },
-    async (request) => {
+    async (request, reply) => {
       const { organizationId } = principalOf(request);
       batchItemValidator ??= bodyAjv.compile(BatchItem);
       const validate = batchItemValidator;
@@ -183,7 +183,9 @@ export function registerEmailRoutes(app: FastifyInstance, ctx: RouteContext): vo
         }
       }
       const total = request.body.items.length;
-      return { total, accepted, rejected: total - accepted, items };
+      // Sent as a string so the 200 schema only documents the answer: serialising through it would
+      // re-filter `send` and `error`, which are the stored outcomes replayed verbatim.
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify({ total, accepted, rejected: total - accepted, items }));
     },
   );
 
@@ -235,7 +237,19 @@ export function registerEmailRoutes(app: FastifyInstance, ctx: RouteContext): vo
   typed.get(
     '/api/v1/emails/:id/message',
     {
-      schema: { tags: TAGS, summary: 'The captured message (capture transport only); Accept: message/rfc822 for the raw MIME', params: EmailIdParams, response: { ...ErrorResponses } },
+      schema: {
+        tags: TAGS,
+        summary: 'The captured message (capture transport only); Accept: message/rfc822 for the raw MIME',
+        params: EmailIdParams,
+        // Both forms are sent as strings, so these schemas document the answer and serialise nothing.
+        response: {
+          200: {
+            description: 'The captured message: JSON, or the raw MIME when Accept names message/rfc822.',
+            content: { 'application/json': { schema: CapturedMessageSchema }, 'message/rfc822': { schema: Type.String() } },
+          },
+          ...ErrorResponses,
+        },
+      },
       config: { scopes: ['emails:read'] },
     },
     async (request, reply) => {

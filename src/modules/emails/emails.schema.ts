@@ -90,6 +90,41 @@ export const EmailSendSchema = Type.Object({
 
 export const EmailIdParams = Type.Object({ id: Uuid });
 
+/** The 200 answer of `POST /api/v1/emails/batch` (emails.md §2). */
+export const BatchResultSchema = Type.Object({
+  total: Type.Integer({ minimum: 0 }),
+  accepted: Type.Integer({ minimum: 0, description: 'Items that created or replayed an EmailSend (Skipped sends included).' }),
+  rejected: Type.Integer({ minimum: 0, description: 'Items refused before creating an EmailSend.' }),
+  items: Type.Array(
+    Type.Object(
+      {
+        index: Type.Integer({ minimum: 0, description: 'Position of the item in the request.' }),
+        idempotencyKey: Nullable,
+        send: Type.Optional(EmailSendSchema),
+        error: Type.Optional(Type.Ref('ErrorEnvelope')),
+      },
+      { description: 'An accepted item has `send`; a rejected one `error`, the envelope the single route would have answered (pointers relative to the batch body).' },
+    ),
+    { description: 'One entry per item, in request order.' },
+  ),
+}, { description: 'The outcome of every item; 200 even when every item is rejected.' });
+
+/** The JSON form of `GET /api/v1/emails/{id}/message` (emails.md §3). */
+export const CapturedMessageSchema = Type.Object({
+  emailSendId: Type.String(),
+  messageIdHeader: Type.String(),
+  capturedAt: Type.String(),
+  handoffCount: Type.Integer({ minimum: 1 }),
+  headers: Type.Array(Type.Array(Type.String(), { minItems: 2, maxItems: 2 }), { description: '[name, value] pairs in message order; names as written, values unfolded.' }),
+  subject: Type.String(),
+  from: Type.String(),
+  to: Type.String(),
+  cc: Type.String(),
+  html: Type.String(),
+  text: Type.String(),
+  raw: Type.String({ description: 'The whole MIME message.' }),
+});
+
 export const ListEmailsQuery = Type.Object(
   {
     status: Type.Optional(Type.Union(['Queued', 'Processing', 'Sent', 'Failed', 'Skipped'].map((s) => Type.Literal(s)))),
