@@ -31,12 +31,29 @@ const PAGE_HEADERS = {
 
 const TokenParams = Type.Object({ token: Type.String({ maxLength: 2048, description: 'The signed token from the email (emails.md §9).' }) });
 
-const common = (summary: string, description: string) => ({
+/**
+ * The answers, for the OpenAPI document only: pages and redirects are sent as strings, which no
+ * response schema serialises. A bad token is a 400 page, or the `invalid_token` envelope
+ * (serialised as on every route) when the client prefers JSON.
+ */
+const Html = { 'text/html': { schema: Type.String() } };
+const BadToken = {
+  description: 'invalid_token: the link is malformed, was altered, or is not a link of this kind.',
+  content: { ...Html, 'application/json': { schema: Type.Ref('ErrorEnvelope') } },
+};
+const PageResponses = { 200: { description: 'HTML page', content: Html }, 400: BadToken };
+const RedirectResponses = {
+  302: { description: 'Redirect to the http(s) URL signed into the token', type: 'null', headers: { location: Type.String() } },
+  400: BadToken,
+};
+
+const common = (summary: string, description: string, response: object = PageResponses) => ({
   tags: ['public links'],
   summary,
   description,
   params: TokenParams,
   security: [],
+  response,
 });
 
 function sendPage(reply: FastifyReply, status: number, html: string): FastifyReply {
@@ -138,6 +155,7 @@ export function registerPublicLinkRoutes(app: FastifyInstance, ctx: RouteContext
         schema: common(
           'Tracked link (click)',
           'Records the UserEvent `email.clicked` (source `system`, data `{emailSendId, url}`) at most once per send and URL per minute, then redirects (302) to the http(s) URL signed into the token.',
+          RedirectResponses,
         ),
         config: { public: true },
       },
