@@ -155,23 +155,25 @@ async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContex
       await insertMessage(trx, message);
     }
     if (!built.ok) return fail('render_failed', built.reason, message.id);
-    await updateEmailSend(trx, send.id, { data: built.data, cc: built.cc, bcc: built.bcc, status: 'Processing', message_id: message.id, updated_at: now });
+    await updateEmailSend(trx, send.id, { data: built.data, status: 'Processing', message_id: message.id, updated_at: now });
   } else {
     if (send.status !== 'Processing') await updateEmailSend(trx, send.id, { status: 'Processing', message_id: message.id, updated_at: now });
     // A retry hands off the stored MIME as it is; a cc or bcc address suppressed since it was
-    // built is still dropped from the envelope (emails.md §4), though its Cc header stays.
-    const stored = JSON.parse(message.envelope!) as Stored;
-    return { kind: 'handoff', send, message, stored: { ...stored, envelope: await deliverableEnvelope(trx, deps, send, stored.envelope) } };
+    // built is still dropped from the envelope and the structured copy (emails.md §4), which is
+    // what SMTP and HTTP-provider transports deliver to; the raw Cc header stays as built.
+    return { kind: 'handoff', send, message, stored: await deliverable(trx, deps, send, JSON.parse(message.envelope!) as Stored) };
   }
   return { kind: 'handoff', send, message, stored: JSON.parse(message.envelope!) as Stored };
 }
 
-/** The envelope without the cc/bcc addresses on the suppression list now; the primary recipient passed the gates already. */
-async function deliverableEnvelope(trx: Kysely<Database>, deps: DeliveryDeps, send: EmailSendRow, envelope: Stored['envelope']): Promise<Stored['envelope']> {
-  const [primary, ...others] = envelope.to;
-  if (others.length === 0) return envelope;
-  const kept = await withoutSuppressed(trx, deps.secret, send.organization_id, others.map((email) => ({ email, name: null })));
-  return { from: envelope.from, to: [primary!, ...kept.map((a) => a.email)] };
+/** A stored hand-off without the cc/bcc addresses on the suppression list now; the primary recipient passed the gates already. */
+async function deliverable(trx: Kysely<Database>, deps: DeliveryDeps, send: EmailSendRow, stored: Stored): Promise<Stored> {
+  const [primary, ...others] = stored.envelope.to;
+  if (others.length === 0) return stored;
+  const kept = new Set((await withoutSuppressed(trx, deps.secret, send.organization_id, others.map((email) => ({ email, name: null })))).map((a) => a.email));
+  if (kept.size === others.length) return stored;
+  const cc = (JSON.parse(send.cc) as Address[]).filter((a) => kept.has(a.email)).map(formatAddress);
+  return { envelope: { from: stored.envelope.from, to: [primary!, ...others.filter((email) => kept.has(email))] }, structured: { ...stored.structured, cc } };
 }
 
 async function buildMessage(
@@ -181,7 +183,7 @@ async function buildMessage(
   messageIdHeader: string,
   profile: Record<string, unknown>,
   fromDomain: string,
-): Promise<{ ok: true; mime: string; envelope: string; data: string; cc: string; bcc: string } | { ok: false; reason: string }> {
+): Promise<{ ok: true; mime: string; envelope: string; data: string } | { ok: false; reason: string }> {
   const snapshot = await selectSnapshotById(trx, send.organization_id, send.template_snapshot_id);
   if (!snapshot) return { ok: false, reason: 'the pinned template snapshot no longer exists' };
   const data = JSON.parse(send.data) as Record<string, unknown>;
@@ -198,7 +200,8 @@ async function buildMessage(
     headers.push(...listHeaders({ unsubscribeUrl: links.unsubscribeUrl, groupName: group?.name ?? '', subscriptionGroupId: send.subscription_group_id, fromDomain }));
   }
   const from = { email: send.from_email, name: send.from_name };
-  // Suppressed cc/bcc addresses leave the envelope and the Cc header, also when suppressed after creation (emails.md §4).
+  // Suppressed cc/bcc addresses leave the envelope and the Cc header, also when suppressed after
+  // creation (emails.md §4); the EmailSend keeps the cc it was accepted with.
   const cc = await withoutSuppressed(trx, deps.secret, send.organization_id, JSON.parse(send.cc) as Address[]);
   const bcc = await withoutSuppressed(trx, deps.secret, send.organization_id, JSON.parse(send.bcc) as Address[]);
   const replyTo = send.reply_to_email === null ? null : { email: send.reply_to_email, name: send.reply_to_name };
@@ -231,7 +234,7 @@ async function buildMessage(
   // Sensitive values are needed for this one render only (templates.md §6.7).
   const sensitive = snapshotDefinition(snapshot).sensitiveTransactionalVariablePaths.filter((p) => p.startsWith('/data/')).map((p) => p.slice('/data'.length));
   if (sensitive.length > 0) removePointers(data, sensitive);
-  return { ok: true, mime: mime.raw, envelope: JSON.stringify(stored), data: JSON.stringify(data), cc: JSON.stringify(cc), bcc: JSON.stringify(bcc) };
+  return { ok: true, mime: mime.raw, envelope: JSON.stringify(stored), data: JSON.stringify(data) };
 }
 
 /** The /c/ link for `url`; unsubscribe and preferences links, and URLs too long to sign, stay as they are. */
