@@ -36,6 +36,11 @@ test('configuration errors name every bad variable and exit 2 without touching t
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /SEGMENTFLOW_DATABASE_URL/);
   assert.match(bad.stderr, /SEGMENTFLOW_LOG_LEVEL/);
+  // A bootstrap key shaped like a generated key must be one: such a value with a wrong checksum is
+  // refused without a lookup (conventions.md §2.1), so it could never authenticate.
+  const lookalike = await runCli(['serve'], { SEGMENTFLOW_BOOTSTRAP_API_KEY: 'sk_live_operator-chosen-key_0001', SEGMENTFLOW_DATABASE_URL: 'sqlite:/nonexistent-dir/never/created.db' });
+  assert.equal(lookalike.code, 2);
+  assert.match(lookalike.stderr, /SEGMENTFLOW_BOOTSTRAP_API_KEY: starts with sk_live_ but is not a generated key/);
 });
 
 forEachDialect('segmentflow CLI', (dialect) => {

@@ -3,12 +3,6 @@
  * `x-api-key` header. Authentication hashes the presented secret and looks the hash up; verified
  * keys are cached for one second so a hot API does not read the key row per request (a
  * revocation through the API takes effect at once in this process, elsewhere within a second).
- *
- * An `sk_live_` value with a wrong checksum is refused without a lookup (conventions.md §2.1),
- * except when it is the bootstrap key, whose secret the operator chose and which may look like a
- * generated key without being one. Those few hashes are read once a minute at most, and only when
- * such a value arrives: garbage costs a SHA-256 and a Set lookup, never a query per request, and
- * the decision depends on the hash of the value, not on a comparison with a stored secret.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/tables.js';
@@ -20,7 +14,6 @@ import {
   revokeApiKeyRow,
   selectApiKeyByHash,
   selectApiKeysPage,
-  selectBootstrapKeyHashes,
   touchApiKey,
   type ApiKeyRow,
 } from './api-keys.store.js';
@@ -105,13 +98,10 @@ export function revokeApiKey(db: Kysely<Database>, deps: { clock: Clock }, organ
 
 const CACHE_TTL_MS = 1000;
 const TOUCH_INTERVAL_MS = 60_000;
-const BOOTSTRAP_HASHES_TTL_MS = 60_000;
 
 export class ApiKeyAuthenticator {
   readonly #cache = new Map<string, { row: ApiKeyRow; cachedAt: number }>();
   readonly #touched = new Map<string, number>();
-  #bootstrapHashes: { hashes: ReadonlySet<string>; loadedAt: number } | null = null;
-  #bootstrapLoad: Promise<ReadonlySet<string>> | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -121,8 +111,8 @@ export class ApiKeyAuthenticator {
 
   async authenticate(secret: string | undefined): Promise<Principal | null> {
     if (secret === undefined || secret.length === 0 || secret.length > 200) return null;
+    if (!hasPlausibleChecksum(secret)) return null;
     const hash = hashSecret(secret);
-    if (!hasPlausibleChecksum(secret) && !(await this.#bootstrapKeyHashes()).has(hash)) return null;
     const now = this.clock.now();
     // The cache uses wall time for freshness: a fake clock in tests must not pin stale rows.
     const wall = Date.now();
@@ -141,22 +131,6 @@ export class ApiKeyAuthenticator {
     if (row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now)) return null;
     this.#touch(row.id, now);
     return { organizationId: row.organization_id, apiKeyId: row.id, scopes: new Set(JSON.parse(row.scopes) as string[]) };
-  }
-
-  /** The bootstrap key hashes, re-read when older than a minute; one query in flight at a time. */
-  async #bootstrapKeyHashes(): Promise<ReadonlySet<string>> {
-    const cached = this.#bootstrapHashes;
-    if (cached !== null && Date.now() - cached.loadedAt <= BOOTSTRAP_HASHES_TTL_MS) return cached.hashes;
-    this.#bootstrapLoad ??= selectBootstrapKeyHashes(this.db)
-      .then((hashes) => {
-        const set = new Set(hashes);
-        this.#bootstrapHashes = { hashes: set, loadedAt: Date.now() };
-        return set;
-      })
-      .finally(() => {
-        this.#bootstrapLoad = null;
-      });
-    return this.#bootstrapLoad;
   }
 
   /** Drops cached rows of a key (after a revocation in this process). */
