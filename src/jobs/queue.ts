@@ -15,8 +15,9 @@
  *   semi-join that re-runs the locking LIMIT subquery per row, and under contention claims came
  *   back nearly empty while due jobs waited (the two-worker test caught it). On SQLite a write
  *   statement takes the database's single write lock before it reads, so the same statement is
- *   already atomic; no explicit transaction is needed. The locking clause is the only dialect
- *   branch in this module.
+ *   already atomic. The statement needs no transaction of its own; the runner runs it as a unit
+ *   of the group committer (one commit shared with other work), and `executor` says where. The
+ *   locking clause is the only dialect branch in this module.
  * - **At-least-once, never lost.** A claim sets a lease (`lease_expires_at`). A worker that dies
  *   leaves the job `running` until the lease expires; the next claim first returns such jobs to
  *   `queued` (or to `failed` once their attempts are used up, so a job that crashes its worker

@@ -232,9 +232,10 @@ export class JobRunner {
   }
 
   #claim(limit: number): Promise<ClaimedJob[]> {
-    const options = { workerId: this.workerId, limit, leaseMs: this.#leaseMs, now: this.#clock.now() };
-    if (this.#committer === null) return claimDueJobs(this.#db, options);
-    return this.#committer.run((trx) => claimDueJobs(this.#db, options, trx));
+    // `now` is read when the claim runs, not when it is queued behind other units.
+    const options = () => ({ workerId: this.workerId, limit, leaseMs: this.#leaseMs, now: this.#clock.now() });
+    if (this.#committer === null) return claimDueJobs(this.#db, options());
+    return this.#committer.run((trx) => claimDueJobs(this.#db, options(), trx));
   }
 
   /** Resolves after `ms` (or only when woken, for null), or as soon as `stop()` or a free slot wakes it. */
