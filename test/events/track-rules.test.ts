@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { forEachDialect } from '../harness/database.js';
-import { createTestApp, idemKey, json, track, type TestApp, type TestOrg } from '../harness/app.js';
+import { createTestApp, idemKey, json, track, type TestApp } from '../harness/app.js';
 import { requestFingerprint } from '../../src/http/idempotency.js';
 import { insertJourney } from '../journeys/runs/support.js';
 
@@ -20,10 +20,8 @@ const MINUTE = 60_000;
 
 forEachDialect('events.track rules', (dialect) => {
   let t: TestApp;
-  let org: TestOrg;
   before(async () => {
-    t = await createTestApp(dialect); // fake clock: 2026-05-31T12:00:00Z
-    org = await t.newOrg();
+    t = await createTestApp(dialect); // fake clock: 2026-05-31T12:00:00Z; each test makes its own organization
   });
   after(() => t.close());
 

@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/tables.js';
 import { canonicalJson } from '../../lib/canonical-json.js';
 import { err, ok, type Result } from '../../lib/result.js';
-import { createJourney, transitionJourney, updateJourney, type JourneyError, type JourneyView, type RunExiter } from './journeys.service.js';
+import { createJourney, transitionJourney, updateJourney, type JourneyError, type JourneyView, type JourneyRunControl } from './journeys.service.js';
 import { selectJourneyByKey, selectJourneyVersion } from './journeys.store.js';
 
 export interface JourneyFile {
@@ -20,7 +20,7 @@ export interface JourneyFile {
 export async function applyJourney(
   db: Kysely<Database>,
   deps: Parameters<typeof createJourney>[1],
-  runs: RunExiter,
+  runs: JourneyRunControl,
   organizationId: string,
   file: JourneyFile,
   options: { activate: boolean },

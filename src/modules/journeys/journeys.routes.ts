@@ -22,7 +22,7 @@ import {
   transitionJourney,
   updateJourney,
   type JourneyError,
-  type RunExiter,
+  type JourneyRunControl,
 } from './journeys.service.js';
 import { selectJourneysPage, selectJourneyVersion } from './journeys.store.js';
 import { SimulateJourneyBody, SimulationSchema } from './simulate/simulate.schema.js';
@@ -35,7 +35,7 @@ function unwrap<T>(result: Result<T, JourneyError>): T {
   return result.value;
 }
 
-export function registerJourneyRoutes(app: FastifyInstance, ctx: RouteContext, runs: RunExiter): void {
+export function registerJourneyRoutes(app: FastifyInstance, ctx: RouteContext, runs: JourneyRunControl): void {
   const { deps, idempotency } = ctx;
   const db = deps.db.kysely;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();

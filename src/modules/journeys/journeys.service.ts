@@ -63,9 +63,8 @@ export interface JourneyVersionView {
   createdAt: string;
 }
 
-/** What archiving needs from the run engine. */
 /** What a journey status change does to its runs (the runs module implements it). */
-export interface RunExiter {
+export interface JourneyRunControl {
   exitActiveRuns(trx: Kysely<Database>, journeyId: string, reason: 'journey_archived'): Promise<void>;
   /** Resume: step jobs held while the journey was Paused run now, not at their next hold check. */
   releaseHeldSteps(trx: Kysely<Database>, journeyId: string): Promise<void>;
@@ -219,7 +218,7 @@ export async function updateJourney(
 export async function transitionJourney(
   db: Kysely<Database>,
   deps: Deps,
-  runs: RunExiter,
+  runs: JourneyRunControl,
   organizationId: string,
   id: string,
   action: 'activate' | 'pause' | 'archive',

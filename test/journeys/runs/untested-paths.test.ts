@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { HOLD_MS } from '../../../src/modules/journeys/runs/step-engine.js';
+import { HOLD_MS } from '../../../src/modules/journeys/runs/lifecycle.js';
 import { forEachDialect } from '../../harness/database.js';
 import { createTestApp, json, type TestApp, type TestOrg } from '../../harness/app.js';
 import { call, emailSendsOfRun, getRun, HOUR, insertJourney, MINUTE, newWorker, onlyRun, orgWithSender, publishedTemplate, runsOf, trackOk } from './support.js';
@@ -230,7 +230,7 @@ forEachDialect('journey paths without other coverage', (dialect) => {
     assert.equal((await runsOf(t, org, apiJourney.id)).length, 1, 'a refusal writes no run');
   });
 
-  test('§6.5 exitOn on a run still queued: exited (exit_event, exitEventId), its first step logged skipped run_exited; the worker sends nothing later', async () => {
+  test('§6.5 exitOn on a run still queued: exited (exit_event, exitEventId) with no steps (none was entered); the worker sends nothing later', async () => {
     const journey = await insertJourney(t, org.id, {
       entry: { type: 'event', event: 'queued.exit.start' },
       exitOn: [{ event: 'queued.exit.stop' }],
@@ -247,9 +247,7 @@ forEachDialect('journey paths without other coverage', (dialect) => {
     assert.equal(run.exitReason, 'exit_event');
     assert.equal(run.completedAt, new Date(t.clock.now()).toISOString());
     assert.equal(run.exitEventId, stop.eventId);
-    const skippedFirst = [{ stepId: 'mail', type: 'send_email', status: 'skipped', reason: 'run_exited' }];
-    const brief = (steps: unknown) => (steps as { stepId: string; type: string; status: string; reason: string }[]).map(({ stepId, type, status, reason }) => ({ stepId, type, status, reason }));
-    assert.deepEqual(brief(run.steps), skippedFirst);
+    assert.deepEqual(run.steps, []);
     const stepJobs = await t.database.db.kysely.selectFrom('jobs').select('status').where('unique_key', '=', `journey-step:${run.runId}:mail`).execute();
     assert.deepEqual(stepJobs.map((j) => j.status), ['completed'], 'the pending first-step job is cancelled');
 
@@ -258,7 +256,7 @@ forEachDialect('journey paths without other coverage', (dialect) => {
     await runJobs();
     run = await getRun(t, org, run.runId);
     assert.equal(run.status, 'exited');
-    assert.deepEqual(brief(run.steps), skippedFirst, 'the cancelled first-step job added nothing');
+    assert.deepEqual(run.steps, [], 'the cancelled first-step job added nothing');
     assert.equal((await emailSendsOfRun(t, run.runId)).length, 0);
     const state = await t.database.db.kysely.selectFrom('journey_profile_state').select('active_runs').where('journey_id', '=', journey.id).executeTakeFirstOrThrow();
     assert.equal(state.active_runs, 0);

@@ -14,20 +14,19 @@ import {
   cancelWaits,
   countRunFinished,
   finishLiveRun,
-  insertStep,
   lockRun,
   selectJourneyStatus,
   selectLiveRunIdsOfJourney,
-  selectStep,
   skipOpenSteps,
   type RunRow,
 } from './runs.store.js';
-import type { RunExiter } from '../journeys.service.js';
-import { loadVersion } from './versions.js';
+import type { JourneyRunControl } from '../journeys.service.js';
 
 export const STEP_JOB = 'journey.step';
 /** journeys.md §6.2: an unexpected error retries the step with backoff, 5 attempts in all. */
 export const STEP_MAX_ATTEMPTS = 5;
+/** A step job falling due while its journey is Paused is queued again this much later (see step-engine.ts). */
+export const HOLD_MS = 60_000;
 
 export type ExitReason = 'exit_event' | 'journey_archived' | 'manual';
 
@@ -45,13 +44,16 @@ export const heldJobKey = (journeyId: string, runId: string, stepId: string, at:
 /** Makes every held step job of the journey due now (resume, §6.5: held jobs run on resume). */
 export async function releaseHeldSteps(db: Kysely<Database>, deps: { clock: Clock }, journeyId: string): Promise<void> {
   const now = deps.clock.now();
-  // A prefix match, not a key range: under a linguistic collation (PostgreSQL en_US…) punctuation
-  // does not order as in ASCII. Only queued jobs due later are looked at (the due-order index).
+  // A held job is due at most HOLD_MS after it was held, so only queued jobs due in the next
+  // HOLD_MS are looked at: a bounded range of the due-order index, however many timers lie
+  // further ahead. Among them a prefix match, not a key range: under a linguistic collation
+  // (PostgreSQL en_US…) punctuation does not order as in ASCII.
   await db
     .updateTable('jobs')
     .set({ run_at: now, updated_at: now })
     .where('status', '=', 'queued')
     .where('run_at', '>', now)
+    .where('run_at', '<=', now + HOLD_MS)
     .where('unique_key', 'like', `journey-held:${journeyId.toLowerCase()}:%`)
     .execute();
 }
@@ -115,7 +117,7 @@ export async function finishRun(
  */
 export async function exitRun(
   db: Kysely<Database>,
-  deps: { clock: Clock; ids: IdGenerator },
+  deps: { clock: Clock },
   runId: string,
   reason: ExitReason,
   exitEventId: string | null = null,
@@ -126,13 +128,6 @@ export async function exitRun(
   const exited = await finishLiveRun(db, runId, { status: 'exited', exit_reason: reason, exit_event_id: exitEventId, finished_at: now, updated_at: now });
   if (!exited) return null;
   const skipped = await skipOpenSteps(db, runId, now);
-  if (live.status === 'queued' && live.current_step_id !== null && !skipped.includes(live.current_step_id)) {
-    // A run exited before its first step ran: that step is logged skipped too (§6.5 "the current step").
-    const step = (await loadVersion(db, live.version_id)).definition.steps[live.current_step_id];
-    if (step !== undefined && (await selectStep(db, runId, live.current_step_id)) === undefined) {
-      await insertStep(db, { id: deps.ids(), organization_id: live.organization_id, run_id: runId, step_id: live.current_step_id, type: step.type, status: 'skipped', reason: 'run_exited', outcome: null, due_at: null, entered_at: now, completed_at: now });
-    }
-  }
   await cancelWaits(db, runId);
   const steps = new Set(skipped);
   if (live.current_step_id !== null) steps.add(live.current_step_id);
@@ -142,7 +137,7 @@ export async function exitRun(
 }
 
 /** The runs side of journey status changes, for the journeys service (routes and `journeys apply`). */
-export function journeyRunControl(deps: { clock: Clock; ids: IdGenerator }): RunExiter {
+export function journeyRunControl(deps: { clock: Clock }): JourneyRunControl {
   return {
     exitActiveRuns: async (trx, journeyId, reason) => {
       await exitActiveRuns(trx, deps, journeyId, reason);
@@ -152,7 +147,7 @@ export function journeyRunControl(deps: { clock: Clock; ids: IdGenerator }): Run
 }
 
 /** Exits every queued or running run of the journey (archive: reason `journey_archived`). Returns how many. */
-export async function exitActiveRuns(db: Kysely<Database>, deps: { clock: Clock; ids: IdGenerator }, journeyId: string, reason: ExitReason): Promise<number> {
+export async function exitActiveRuns(db: Kysely<Database>, deps: { clock: Clock }, journeyId: string, reason: ExitReason): Promise<number> {
   const journey = await selectJourneyStatus(db, journeyId);
   if (!journey) return 0;
   let exited = 0;

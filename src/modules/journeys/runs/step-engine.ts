@@ -25,12 +25,11 @@ import type { Database } from '../../../db/tables.js';
 import { enqueueJob, JobLeaseLostError, type ClaimedJob } from '../../../jobs/queue.js';
 import { PermanentJobError, type JobContext, type JobHandler } from '../../../jobs/runner.js';
 import type { Logger } from '../../../logger.js';
-import { enqueueStep, enqueueTimer, exitRun, finishRun, heldJobKey, STEP_JOB, STEP_MAX_ATTEMPTS } from './lifecycle.js';
+import { enqueueStep, enqueueTimer, exitRun, finishRun, heldJobKey, HOLD_MS, STEP_JOB, STEP_MAX_ATTEMPTS } from './lifecycle.js';
 import { cancelWaits, failStep, finishWaitingStep, insertStep, lockRun, selectJourneyStatus, selectStep, updateRun, type RunRow } from './runs.store.js';
 import { enterStep, resumeWaitingStep, type StepDeps, type StepResult } from './steps.js';
 import { loadVersion } from './versions.js';
 
-export const HOLD_MS = 60_000;
 const MAX_ERROR_LENGTH = 500;
 
 export interface StepEngineDeps extends StepDeps {
