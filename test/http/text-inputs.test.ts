@@ -1,6 +1,6 @@
 /**
  * NUL characters in path parameters and query values (conventions.md §4.2, §5): swept over every
- * registered GET route, so a route added later cannot reach SQL with one (PostgreSQL answers
+ * registered route, so a route added later cannot reach SQL with one (PostgreSQL answers
  * `invalid byte sequence for encoding "UTF8": 0x00`, which used to become a 500).
  */
 import assert from 'node:assert/strict';
@@ -36,14 +36,22 @@ forEachDialect('NUL in path parameters and query values', (dialect) => {
   });
   after(() => t.close());
 
-  test('every GET route answers 4xx (never 5xx) with the pointer of the bad value', async () => {
-    const routes = t.app.registeredRoutes.filter((r) => r.method === 'GET');
-    assert.ok(routes.length > 20, `only ${routes.length} GET routes found`);
+  test('every route answers 4xx (never 5xx) with the pointer of the bad value, whatever its method', async () => {
+    const routes = t.app.registeredRoutes.filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS');
+    assert.ok(routes.filter((r) => r.method === 'GET').length > 20, 'too few GET routes found');
+    assert.ok(routes.filter((r) => r.method !== 'GET').length > 20, 'too few write routes found');
     let checked = 0;
     for (const route of routes) {
       const config = route.config;
       const strict = config.public !== true;
-      const get = (url: string) => t.app.inject({ method: 'GET', url, headers: { 'x-api-key': org.key } });
+      const withBody = route.method === 'POST' || route.method === 'PUT' || route.method === 'PATCH';
+      const get = (url: string) =>
+        t.app.inject({
+          method: route.method as 'GET',
+          url,
+          headers: { 'x-api-key': org.key, 'idempotency-key': `nul-${checked}`, ...(withBody ? { 'content-type': 'application/json' } : {}) },
+          ...(withBody ? { payload: '{}' } : {}),
+        });
 
       for (const bad of paramNames(route.url)) {
         const url = fill(route.url, (name) => (name === bad ? NUL : SOME_ID));
