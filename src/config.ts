@@ -4,7 +4,6 @@
  * together and exit 2 without touching the database.
  */
 import { err, ok, type Result } from './lib/result.js';
-import { API_KEY_PREFIX, hasPlausibleChecksum } from './modules/api-keys/secrets.js';
 
 export type DatabaseConfig =
   | { dialect: 'sqlite'; path: string; synchronous: 'FULL' | 'NORMAL' }
@@ -101,10 +100,6 @@ export function parseConfig(env: NodeJS.ProcessEnv): Result<Config, ConfigProble
   const bootstrapApiKey = value('SEGMENTFLOW_BOOTSTRAP_API_KEY') ?? null;
   if (bootstrapApiKey !== null && !/^[\x21-\x7e]{20,200}$/.test(bootstrapApiKey)) {
     problem('SEGMENTFLOW_BOOTSTRAP_API_KEY', 'must be 20–200 visible ASCII characters');
-  } else if (bootstrapApiKey !== null && !hasPlausibleChecksum(bootstrapApiKey)) {
-    // A value shaped like a generated key is refused without a lookup when its checksum is wrong
-    // (conventions.md §2.1), so such a bootstrap key could never authenticate: say so at start.
-    problem('SEGMENTFLOW_BOOTSTRAP_API_KEY', `starts with ${API_KEY_PREFIX} but is not a generated key (its checksum does not match); use another prefix or a key from \`segmentflow api-keys create\``);
   }
 
   const logLevelRaw = value('SEGMENTFLOW_LOG_LEVEL') ?? 'info';

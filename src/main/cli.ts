@@ -88,7 +88,8 @@ export function buildCli(): Command {
       const env = { ...process.env, ...(opts.port !== undefined ? { PORT: opts.port } : {}), ...(opts.host !== undefined ? { HOST: opts.host } : {}) };
       const parsed = parseConfig(env);
       if (!parsed.ok) throw new UsageError(`Invalid configuration:\n${parsed.error.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
-      await serve(parsed.value, opts.role);
+      const served = await serve(parsed.value, opts.role);
+      if (!served.ok) throw new UsageError(`Invalid configuration:\n  ${served.error.variable}: ${served.error.message}`);
     });
 
   program

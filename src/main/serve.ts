@@ -3,28 +3,39 @@
  * process until SIGTERM/SIGINT, which stops accepting, finishes in-flight requests and claimed
  * jobs (≤ 30 s) and exits 0.
  */
-import type { Config } from '../config.js';
+import type { Config, ConfigProblem } from '../config.js';
 import { buildApp } from '../app.js';
 import { connectDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { createDeps } from '../deps.js';
 import { systemClock } from '../lib/clock.js';
 import { uuidV7 } from '../lib/ids.js';
+import { err, ok, type Result } from '../lib/result.js';
+import { API_KEY_PREFIX } from '../modules/api-keys/secrets.js';
 import { createLogger } from '../logger.js';
 import { bootstrapInstance } from '../modules/orgs/bootstrap.js';
 import { createWorker } from '../worker.js';
 
 export type Role = 'api' | 'worker' | 'all';
 
-export async function serve(config: Config, role: Role): Promise<void> {
+/** Starts and keeps running; resolves with a configuration problem only found against the database. */
+export async function serve(config: Config, role: Role): Promise<Result<void, ConfigProblem>> {
   const logger = createLogger(config.logLevel);
   const db = connectDatabase(config.database);
   await migrateToLatest(db);
-  const boot = await bootstrapInstance(db, { clock: systemClock, ids: uuidV7 }, {
+  const bootstrapped = await bootstrapInstance(db, { clock: systemClock, ids: uuidV7 }, {
     bootstrapApiKey: config.bootstrapApiKey,
     configuredSecret: config.secret,
     mailTransport: config.mailTransport,
   });
+  if (!bootstrapped.ok) {
+    await db.close();
+    return err({
+      variable: 'SEGMENTFLOW_BOOTSTRAP_API_KEY',
+      message: `starts with ${API_KEY_PREFIX} but is not a generated key (its checksum does not match), so it could never authenticate; use another prefix`,
+    });
+  }
+  const boot = bootstrapped.value;
   const deps = createDeps({ config, db, clock: systemClock, ids: uuidV7, logger, secret: boot.secret });
   const app = await buildApp(deps, { operationalOnly: role === 'worker' });
   const worker = role === 'api' ? null : createWorker(deps);
@@ -66,4 +77,5 @@ export async function serve(config: Config, role: Role): Promise<void> {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  return ok(undefined);
 }

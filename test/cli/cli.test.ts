@@ -3,7 +3,7 @@
  * configuration errors, and `serve` with bootstrap, the CLI working beside it, graceful stop.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,11 +36,21 @@ test('configuration errors name every bad variable and exit 2 without touching t
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /SEGMENTFLOW_DATABASE_URL/);
   assert.match(bad.stderr, /SEGMENTFLOW_LOG_LEVEL/);
-  // A bootstrap key shaped like a generated key must be one: such a value with a wrong checksum is
-  // refused without a lookup (conventions.md §2.1), so it could never authenticate.
-  const lookalike = await runCli(['serve'], { SEGMENTFLOW_BOOTSTRAP_API_KEY: 'sk_live_operator-chosen-key_0001', SEGMENTFLOW_DATABASE_URL: 'sqlite:/nonexistent-dir/never/created.db' });
-  assert.equal(lookalike.code, 2);
-  assert.match(lookalike.stderr, /SEGMENTFLOW_BOOTSTRAP_API_KEY: starts with sk_live_ but is not a generated key/);
+});
+
+test('a bootstrap key shaped like a generated key but not one stops the first start (exit 2, nothing written); once bootstrapped it is ignored', async () => {
+  // Such a value is refused without a lookup (conventions.md §2.1), so it could never authenticate.
+  const dir = mkdtempSync(join(tmpdir(), 'segmentflow-cli-'));
+  try {
+    const env = { SEGMENTFLOW_DATABASE_URL: `sqlite:${join(dir, 'x.db')}`, SEGMENTFLOW_BOOTSTRAP_API_KEY: 'sk_live_operator-chosen-key_0001' };
+    const refused = await runCli(['serve', '--port', '0'], env);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /SEGMENTFLOW_BOOTSTRAP_API_KEY: starts with sk_live_ but is not a generated key/);
+    assert.match((await runCli(['orgs', 'create', 'acme'], env)).stdout, /acme/);
+    assert.equal((await runCli(['api-keys', 'list'], env)).code, 0, 'other commands are not affected');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 forEachDialect('segmentflow CLI', (dialect) => {

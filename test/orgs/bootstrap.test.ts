@@ -13,7 +13,7 @@ forEachDialect('bootstrap', (dialect) => {
     const t = await createTestDatabase(dialect);
     try {
       const options = { bootstrapApiKey: 'dev_key_0123456789abcdef', configuredSecret: null, mailTransport: 'capture' as const };
-      const results = await Promise.all([bootstrapInstance(t.db, deps, options), bootstrapInstance(t.db, deps, options)].map((p) => p.catch((e: unknown) => e)));
+      const results = await Promise.all([bootstrapInstance(t.db, deps, options), bootstrapInstance(t.db, deps, options)].map((p) => p.then((r) => (r.ok ? r.value : r), (e: unknown) => e)));
       const first = results.filter((r) => typeof r === 'object' && r !== null && 'bootstrapApiKey' in r && r.bootstrapApiKey !== null);
       assert.equal(first.length, 1, 'exactly one start bootstraps');
       const db = t.db.kysely;
@@ -25,8 +25,11 @@ forEachDialect('bootstrap', (dialect) => {
       assert.equal(templates.length, 3);
       assert.ok(templates.every((x) => x.current_snapshot_id !== null && x.source === 'starter'));
       const again = await bootstrapInstance(t.db, deps, options);
-      assert.equal(again.bootstrapApiKey, null);
-      assert.equal(again.secret, (first[0] as { secret: string }).secret, 'the instance secret is stable');
+      assert.ok(again.ok);
+      assert.equal(again.value.bootstrapApiKey, null);
+      assert.equal(again.value.secret, (first[0] as { secret: string }).secret, 'the instance secret is stable');
+      // Once bootstrapped, the variable is ignored, even a value that could not have been used.
+      assert.ok((await bootstrapInstance(t.db, deps, { ...options, bootstrapApiKey: 'sk_live_operator-chosen-key_0001' })).ok);
     } finally {
       await t.destroy();
     }
@@ -35,8 +38,12 @@ forEachDialect('bootstrap', (dialect) => {
   test('smtp mode: no example.test domain or sender; starters stay unpublished drafts', async () => {
     const t = await createTestDatabase(dialect);
     try {
+      const refused = await bootstrapInstance(t.db, deps, { bootstrapApiKey: 'sk_live_operator-chosen-key_0001', configuredSecret: null, mailTransport: 'smtp' });
+      assert.deepEqual(refused, { ok: false, error: { type: 'bootstrap_key_not_generated' } });
+      assert.equal((await t.db.kysely.selectFrom('instance_settings').selectAll().execute()).length, 0, 'a refused start writes nothing');
       const result = await bootstrapInstance(t.db, deps, { bootstrapApiKey: null, configuredSecret: null, mailTransport: 'smtp' });
-      assert.match(String(result.bootstrapApiKey), /^sk_live_/);
+      assert.ok(result.ok);
+      assert.match(String(result.value.bootstrapApiKey), /^sk_live_/);
       assert.equal((await t.db.kysely.selectFrom('domains').selectAll().execute()).length, 0);
       const templates = await t.db.kysely.selectFrom('templates').selectAll().execute();
       assert.equal(templates.length, 3);

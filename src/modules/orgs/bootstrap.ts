@@ -9,8 +9,10 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/connect.js';
 import type { Clock } from '../../lib/clock.js';
 import type { IdGenerator } from '../../lib/ids.js';
+import { err, ok, type Result } from '../../lib/result.js';
 import { createApiKey } from '../api-keys/api-keys.service.js';
 import { SCOPES } from '../api-keys/scopes.js';
+import { hasPlausibleChecksum } from '../api-keys/secrets.js';
 import { createDevSender } from '../senders/senders.service.js';
 import { STARTER_TEMPLATES } from '../templates/starters.js';
 import { importTemplate } from '../templates/templates.import.js';
@@ -25,16 +27,27 @@ export interface BootstrapResult {
   secret: string;
 }
 
+/**
+ * The bootstrap key would be created with a secret shaped like a generated key (`sk_live_…`) whose
+ * checksum is wrong: such values are refused without a lookup (conventions.md §2.1), so it could
+ * never authenticate. Only on a database still to be bootstrapped: elsewhere the value is ignored.
+ */
+export type BootstrapError = { type: 'bootstrap_key_not_generated' };
+
 export async function bootstrapInstance(
   db: Db,
   deps: { clock: Clock; ids: IdGenerator },
   options: { bootstrapApiKey: string | null; configuredSecret: string | null; mailTransport: 'capture' | 'smtp' },
-): Promise<BootstrapResult> {
+): Promise<Result<BootstrapResult, BootstrapError>> {
   return db.kysely.transaction().execute(async (trx) => {
+    // Checked before anything is written, so a refused start leaves the database as it was.
+    if (options.bootstrapApiKey !== null && !hasPlausibleChecksum(options.bootstrapApiKey) && (await countOrganizations(trx)) === 0) {
+      return err({ type: 'bootstrap_key_not_generated' });
+    }
     const stored = await claimSetting(trx, 'instance_secret', randomBytes(32).toString('base64url'));
     const secret = options.configuredSecret ?? stored.value;
     const claim = await claimSetting(trx, 'bootstrapped_at', String(deps.clock.now()));
-    if (!claim.created || (await countOrganizations(trx)) > 0) return { bootstrapApiKey: null, organizationId: null, secret };
+    if (!claim.created || (await countOrganizations(trx)) > 0) return ok({ bootstrapApiKey: null, organizationId: null, secret });
     const organizationId = deps.ids();
     await insertOrganization(trx, { id: organizationId, name: 'default', created_at: deps.clock.now(), delivery_webhook_secret: null });
     const { key } = await createApiKey(trx, deps, {
@@ -51,6 +64,6 @@ export async function bootstrapInstance(
       if (!imported.ok) throw new Error(`starter template ${starter.name} is invalid: ${JSON.stringify(imported.error)}`);
       if (imported.value.template.isComplete) await publishTemplate(trx, deps, organizationId, imported.value.template.id);
     }
-    return { bootstrapApiKey: key, organizationId, secret };
+    return ok({ bootstrapApiKey: key, organizationId, secret });
   });
 }
