@@ -3,7 +3,12 @@
  * variable has its default here; every problem is collected so start-up can report all of them
  * together and exit 2 without touching the database.
  */
+import { isIP } from 'node:net';
 import { err, ok, type Result } from './lib/result.js';
+import { parseSmtpUrl } from './mail/smtp-url.js';
+
+/** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 export type DatabaseConfig =
   | { dialect: 'sqlite'; path: string; synchronous: 'FULL' | 'NORMAL' }
@@ -56,6 +61,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Result<Config, ConfigProble
 
   const port = integer('PORT', 3001, 0, 65535, 'not a port number (0–65535)');
   const host = value('HOST') ?? '0.0.0.0';
+  if (!isIP(host) && !HOSTNAME.test(host)) problem('HOST', 'must be an IP address or a host name');
 
   const databaseUrl = value('SEGMENTFLOW_DATABASE_URL') ?? 'sqlite:./data/segmentflow.db';
   const synchronousRaw = (value('SEGMENTFLOW_SQLITE_SYNCHRONOUS') ?? 'FULL').toUpperCase();
@@ -95,6 +101,10 @@ export function parseConfig(env: NodeJS.ProcessEnv): Result<Config, ConfigProble
   }
   if (smtpUrl !== null && (!/^smtps?:\/\//.test(smtpUrl) || !URL.canParse(smtpUrl))) {
     problem('SEGMENTFLOW_SMTP_URL', 'must be an smtp:// or smtps:// URL');
+  } else if (smtpUrl !== null) {
+    // Its options too (pool, TLS…), here rather than when the transport is built after bootstrap.
+    const settings = parseSmtpUrl(smtpUrl);
+    if (!settings.ok) problem('SEGMENTFLOW_SMTP_URL', settings.error.join('; '));
   }
 
   const bootstrapApiKey = value('SEGMENTFLOW_BOOTSTRAP_API_KEY') ?? null;

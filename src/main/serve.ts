@@ -36,18 +36,29 @@ export async function serve(config: Config, role: Role): Promise<Result<void, Co
     });
   }
   const boot = bootstrapped.value;
-  const deps = createDeps({ config, db, clock: systemClock, ids: uuidV7, logger, secret: boot.secret });
-  const app = await buildApp(deps, { operationalOnly: role === 'worker' });
-  const worker = role === 'api' ? null : createWorker(deps);
-
-  await app.listen({ port: config.port, host: config.host });
+  let deps: ReturnType<typeof createDeps>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  let worker: ReturnType<typeof createWorker> | null;
+  try {
+    deps = createDeps({ config, db, clock: systemClock, ids: uuidV7, logger, secret: boot.secret });
+    app = await buildApp(deps, { operationalOnly: role === 'worker' });
+    worker = role === 'api' ? null : createWorker(deps);
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    // The key exists now and later starts will not print it: a first start that fails after
+    // bootstrapping (port in use, a bad SMTP URL option…) still shows it once.
+    if (boot.bootstrapApiKey !== null) process.stderr.write(`Bootstrap API key (shown once, all scopes): ${boot.bootstrapApiKey}\n`);
+    throw error;
+  }
   worker?.start();
 
   if (config.mailTransport === 'smtp' && !config.publicUrl.startsWith('https://')) {
     // Mailbox providers only honour one-click unsubscribe (RFC 8058) over https.
     logger.warn({ publicUrl: config.publicUrl }, 'SEGMENTFLOW_PUBLIC_URL is not https: List-Unsubscribe links in real mail should be https');
   }
-  const base = `http://localhost:${config.port}`;
+  // The port actually bound (PORT=0 picks a free one).
+  const address = app.server.address();
+  const base = `http://localhost:${typeof address === 'object' && address !== null ? address.port : config.port}`;
   const out = [`Segmentflow listening on ${base}  (role ${role} · ${db.describe} · mail ${config.mailTransport})`];
   if (boot.bootstrapApiKey !== null) out.push(`Bootstrap API key (shown once, all scopes): ${boot.bootstrapApiKey}`);
   if (role !== 'worker') out.push(`API reference: ${base}/docs   OpenAPI: ${base}/api/v1/openapi.json`);

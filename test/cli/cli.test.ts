@@ -38,6 +38,42 @@ test('configuration errors name every bad variable and exit 2 without touching t
   assert.match(bad.stderr, /SEGMENTFLOW_LOG_LEVEL/);
 });
 
+test('HOST and the SMTP URL options are checked at start with the rest (exit 2, named, no database); no command is a usage error', async () => {
+  const res = await runCli(['serve'], { HOST: 'no such host!', SEGMENTFLOW_MAIL_TRANSPORT: 'smtp', SEGMENTFLOW_SMTP_URL: 'smtp://127.0.0.1:2525/?pool=maybe&bogus=1', SEGMENTFLOW_DATABASE_URL: 'sqlite:/nonexistent-dir/never/created.db' });
+  assert.equal(res.code, 2, res.stderr);
+  assert.match(res.stderr, /HOST: must be an IP address or a host name/);
+  assert.match(res.stderr, /SEGMENTFLOW_SMTP_URL: .*bogus/);
+  for (const [args, code] of [[[], 2], [['api-keys'], 2], [['bogus'], 2], [['--help'], 0], [['help', 'serve'], 0], [['--version'], 0]] as const) {
+    assert.equal((await runCli([...args], {})).code, code, `segmentflow ${args.join(' ')}`);
+  }
+});
+
+test('a first start that fails after bootstrapping still shows the key once; PORT=0 prints the port actually bound', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'segmentflow-cli-'));
+  const blocker = createServer();
+  try {
+    const port = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as { port: number }).port)));
+    const env = { SEGMENTFLOW_DATABASE_URL: `sqlite:${join(dir, 'x.db')}`, HOST: '127.0.0.1' };
+    const busy = await runCli(['serve', '--port', String(port)], env);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /Bootstrap API key \(shown once, all scopes\): sk_live_\w+/);
+    assert.match(busy.stderr, /EADDRINUSE/);
+    const server = await startServer(['--port', '0'], env);
+    try {
+      const bound = /listening on http:\/\/localhost:(\d+)/.exec(server.stdout())?.[1];
+      assert.ok(bound !== undefined && Number(bound) > 0, server.stdout());
+      assert.doesNotMatch(server.stdout(), /Bootstrap API key/, 'shown once');
+      const health = await fetch(`http://127.0.0.1:${bound}/healthz`);
+      assert.equal(health.status, 200);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    blocker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a bootstrap key shaped like a generated key but not one stops the first start (exit 2, nothing written); once bootstrapped it is ignored', async () => {
   // Such a value is refused without a lookup (conventions.md §2.1), so it could never authenticate.
   const dir = mkdtempSync(join(tmpdir(), 'segmentflow-cli-'));
