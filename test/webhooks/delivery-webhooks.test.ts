@@ -158,13 +158,16 @@ forEachDialect('delivery webhooks', (dialect) => {
         event('nb7', { type: 'bounce', email: 'nb-port@example.com', diagnosticCode: '421 4.4.2 connect to mx port 587 timed out' }),
         event('nb8', { type: 'bounce', email: 'nb-later@example.com', diagnosticCode: '450 4.2.0 retry in 5.0.0' }),
         event('nb9', { type: 'bounce', email: 'nb-typed@example.com', diagnosticCode: 'x-postfix; 550-5.1.1 no such user' }),
+        event('nb10', { type: 'bounce', email: 'nb-exchange@example.com', diagnosticCode: '#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##' }),
+        event('nb11', { type: 'bounce', email: 'nb-prose@example.com', diagnosticCode: 'host mx.example.net said: 550 5.1.1 unknown user' }),
       ],
     });
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual(json(res), { received: 9, duplicates: 0 });
-    for (const email of ['nb-perm@example.com', 'nb-enh@example.com', 'nb-typed@example.com']) assert.equal((await suppression(email))?.reason, 'hard_bounce', email);
-    // Only the leading reply counts: numbers later in the text never make a soft bounce hard.
-    for (const email of ['nb-temp@example.com', 'nb-none@example.com', 'nb-noise@example.com', 'nb-quota@example.com', 'nb-port@example.com', 'nb-later@example.com']) {
+    assert.deepEqual(json(res), { received: 11, duplicates: 0 });
+    for (const email of ['nb-perm@example.com', 'nb-enh@example.com', 'nb-typed@example.com', 'nb-exchange@example.com']) assert.equal((await suppression(email))?.reason, 'hard_bounce', email);
+    // Only the leading reply counts: numbers later in the text never make a soft bounce hard, and
+    // prose before the code leaves it soft (no suppression on a guess).
+    for (const email of ['nb-temp@example.com', 'nb-none@example.com', 'nb-noise@example.com', 'nb-quota@example.com', 'nb-port@example.com', 'nb-later@example.com', 'nb-prose@example.com']) {
       assert.equal(await suppression(email), undefined, email);
     }
   });

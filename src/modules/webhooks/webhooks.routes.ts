@@ -26,7 +26,7 @@ import {
   WebhookSecretResponse,
   type DeliveryEventInput,
 } from './webhooks.schema.js';
-import { deliveryWebhookSecret, messageIdHeaderOf, processDeliveryEvents, rotateDeliveryWebhookSecret, type DeliveryEvent } from './webhooks.service.js';
+import { bounceTypeOf, deliveryWebhookSecret, messageIdHeaderOf, processDeliveryEvents, rotateDeliveryWebhookSecret, type DeliveryEvent } from './webhooks.service.js';
 
 const WEBHOOK_ERRORS = { 400: ErrorResponses[400], 401: ErrorResponses[401], 413: ErrorResponses[413], 415: ErrorResponses[415] };
 
@@ -46,18 +46,6 @@ function fromGenericEvent(input: DeliveryEventInput): DeliveryEvent {
     reason: input.reason ?? null,
     occurredAt: parseDateTime(input.occurredAt)!,
   };
-}
-
-/**
- * A bounce reported without `bounceType` (emails.md §8.5 makes it optional): hard only when the
- * diagnostic's leading reply says the failure is permanent — an SMTP 5xx reply code or a 5.x.x
- * enhanced status code (RFC 3463) first, after an optional `smtp;`-style type prefix — so an
- * address is never suppressed on a guess (numbers later in the text, like "quota 500 MB", count
- * for nothing).
- */
-function bounceTypeOf(diagnosticCode: string | undefined): 'hard' | 'soft' {
-  const reply = (diagnosticCode ?? '').replace(/^\s*[a-z][\w-]*\s*;/i, '').trimStart();
-  return /^5(\d\d|\.\d{1,3}\.\d{1,3})(?![\w.])/.test(reply) ? 'hard' : 'soft';
 }
 
 export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): void {

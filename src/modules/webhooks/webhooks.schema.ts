@@ -8,7 +8,7 @@ export const DeliveryEventSchema = Type.Object(
     id: Type.String({ minLength: 1, maxLength: 255, description: 'Provider event id; an id already received for this organization is counted as a duplicate and ignored.' }),
     type: Type.Union([Type.Literal('bounce'), Type.Literal('complaint'), Type.Literal('delivered')]),
     bounceType: Type.Optional(
-      Type.Union([Type.Literal('hard'), Type.Literal('soft')], { description: 'For type bounce: hard bounces suppress the address, soft bounces are only recorded on the Message. When absent, a bounce whose diagnosticCode is a permanent failure (an SMTP 5xx reply or a 5.x.x status code) counts as hard, any other as soft.' }),
+      Type.Union([Type.Literal('hard'), Type.Literal('soft')], { description: 'For type bounce: hard bounces suppress the address, soft bounces are only recorded on the Message. When absent, the bounce is hard only when diagnosticCode starts with a permanent reply (an SMTP 5xx code or a 5.x.x status code, after an optional `smtp;`-style prefix and an optional # or quote); otherwise soft.' }),
     ),
     email: Type.String({ format: 'sf-email', maxLength: 254, description: 'The recipient address the event is about.' }),
     messageId: Type.Optional(Type.String({ minLength: 1, maxLength: 998, description: 'Message-ID header of the message (with or without angle brackets).' })),

@@ -22,6 +22,19 @@ import {
   type MessageEventTarget,
 } from './webhooks.store.js';
 
+/**
+ * A bounce reported without `bounceType` (emails.md §8.5 makes it optional): hard only when the
+ * diagnostic's leading reply says the failure is permanent — an SMTP 5xx reply code or a 5.x.x
+ * enhanced status code (RFC 3463) first, after an optional `smtp;`-style type prefix and an
+ * optional `#` or quote (Exchange writes `#550 5.1.1 …`) — so an address is never suppressed on a
+ * guess: numbers later in the text ("quota 500 MB") count for nothing, and prose before the code
+ * ("host mx said: 550 …") makes the bounce soft.
+ */
+export function bounceTypeOf(diagnosticCode: string | undefined): 'hard' | 'soft' {
+  const reply = (diagnosticCode ?? '').replace(/^\s*[a-z][\w-]*\s*;/i, '').replace(/^\s*[#'"]?/, '');
+  return /^5(\d\d|\.\d{1,3}\.\d{1,3})(?![\w.])/.test(reply) ? 'hard' : 'soft';
+}
+
 export type DeliveryWebhookSource = 'generic' | 'postmark';
 
 export interface DeliveryEvent {
