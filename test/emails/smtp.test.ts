@@ -133,7 +133,8 @@ forEachDialect('delivery over real SMTP', (dialect) => {
   });
 
   test('cc and bcc addresses suppressed after creation are not delivered: dropped from Cc and the envelope at build, from the envelope and the structured copy on a retry', async () => {
-    const id = await send({ to: { email: 'sup-to@example.com' }, cc: ['sup-c1@example.com', 'Keep <sup-c2@example.com>', 'sup-c3@example.com'], bcc: ['sup-b1@example.com', 'sup-b2@example.com'], data: { orderId: 'z' } });
+    // A cc equal to the primary recipient shares its envelope entry and stays in Cc.
+    const id = await send({ to: { email: 'sup-to@example.com' }, cc: ['sup-c1@example.com', 'Keep <sup-c2@example.com>', 'sup-c3@example.com', 'sup-to@example.com'], bcc: ['sup-b1@example.com', 'sup-b2@example.com'], data: { orderId: 'z' } });
     for (const email of ['sup-c1@example.com', 'sup-b1@example.com']) {
       assert.equal((await call(t.app, org.key, 'POST', '/api/v1/suppressions', { email })).statusCode, 201);
     }
@@ -152,7 +153,7 @@ forEachDialect('delivery over real SMTP', (dialect) => {
     const w = createWorker(t.deps, { transport: flaky });
     await w.runner.runDueJobsOnce();
     assert.equal((await status(id)).status, 'Processing');
-    assert.deepEqual(((await status(id)).cc as { email: string }[]).map((a) => a.email), ['sup-c1@example.com', 'sup-c2@example.com', 'sup-c3@example.com'], 'the EmailSend keeps the cc it was accepted with');
+    assert.deepEqual(((await status(id)).cc as { email: string }[]).map((a) => a.email), ['sup-c1@example.com', 'sup-c2@example.com', 'sup-c3@example.com', 'sup-to@example.com'], 'the EmailSend keeps the cc it was accepted with');
     const message = await t.database.db.kysely.selectFrom('messages').select('envelope').where('email_send_id', '=', id).executeTakeFirstOrThrow();
     assert.deepEqual((JSON.parse(message.envelope!) as { envelope: { to: string[] } }).envelope.to, ['sup-to@example.com', 'sup-c2@example.com', 'sup-c3@example.com', 'sup-b2@example.com'], 'built without c1 and b1');
     for (const email of ['sup-c3@example.com', 'sup-b2@example.com']) {
@@ -165,8 +166,8 @@ forEachDialect('delivery over real SMTP', (dialect) => {
     assert.equal(received.length, 1);
     assert.deepEqual(received[0]!.envelope.to.sort(), ['sup-c2@example.com', 'sup-to@example.com']);
     const ccHeader = (received[0]!.parsed.cc as { value: { address: string }[] } | undefined)?.value.map((a) => a.address);
-    assert.deepEqual(ccHeader, ['sup-c2@example.com', 'sup-c3@example.com'], 'the stored MIME is reused as built');
-    assert.deepEqual(structuredCc, [['"Keep" <sup-c2@example.com>', 'sup-c3@example.com'], ['"Keep" <sup-c2@example.com>']], 'the structured copy follows the envelope');
+    assert.deepEqual(ccHeader, ['sup-c2@example.com', 'sup-c3@example.com', 'sup-to@example.com'], 'the stored MIME is reused as built');
+    assert.deepEqual(structuredCc, [['"Keep" <sup-c2@example.com>', 'sup-c3@example.com', 'sup-to@example.com'], ['"Keep" <sup-c2@example.com>', 'sup-to@example.com']], 'the structured copy loses exactly the addresses suppressed since the build');
   });
 
   test('a worker that dies after the server accepted the message re-sends the same Message-ID only', async () => {

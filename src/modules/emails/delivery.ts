@@ -172,8 +172,16 @@ async function deliverable(trx: Kysely<Database>, deps: DeliveryDeps, send: Emai
   if (others.length === 0) return stored;
   const kept = new Set((await withoutSuppressed(trx, deps.secret, send.organization_id, others.map((email) => ({ email, name: null })))).map((a) => a.email));
   if (kept.size === others.length) return stored;
-  const cc = (JSON.parse(send.cc) as Address[]).filter((a) => kept.has(a.email)).map(formatAddress);
+  // Drop exactly the addresses suppressed since the build, from the cc as built (a cc equal to the
+  // primary recipient is not among `others` and stays).
+  const dropped = new Set(others.filter((email) => !kept.has(email)).map((email) => email.toLowerCase()));
+  const cc = stored.structured.cc.filter((formatted) => !dropped.has(addressOf(formatted).toLowerCase()));
   return { envelope: { from: stored.envelope.from, to: [primary!, ...others.filter((email) => kept.has(email))] }, structured: { ...stored.structured, cc } };
+}
+
+/** The address of a `formatAddress` string: `"Name" <email>` or `email`. */
+function addressOf(formatted: string): string {
+  return formatted.endsWith('>') ? formatted.slice(formatted.lastIndexOf('<') + 1, -1) : formatted;
 }
 
 async function buildMessage(
