@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { forEachDialect } from '../harness/database.js';
 import { createTestApp, json, track, type TestApp, type TestOrg } from '../harness/app.js';
-import { createApiKey } from '../../src/modules/api-keys/api-keys.service.js';
+import type { KyselyPlugin } from 'kysely';
+import { ApiKeyAuthenticator, createApiKey } from '../../src/modules/api-keys/api-keys.service.js';
 import { generateApiKeySecret, hasPlausibleChecksum } from '../../src/modules/api-keys/secrets.js';
 
 const EVENT = { event: 'order.created', profile: { email: 'auth@example.com' } };
@@ -37,6 +38,23 @@ forEachDialect('authentication and scopes', (dialect) => {
     assertUnauthorized(await track(t.app, 'some-other-format-key-000000', EVENT));
     const bearer = await t.app.inject({ method: 'GET', url: '/api/v1/organization', headers: { authorization: `Bearer ${org.key}` } });
     assert.equal(bearer.statusCode, 401);
+  });
+
+  test('an sk_live_ value with a wrong checksum is refused without a database lookup (conventions.md §2.1)', async () => {
+    let queries = 0;
+    const counting: KyselyPlugin = {
+      transformQuery: (args) => {
+        queries++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    };
+    const authenticator = new ApiKeyAuthenticator(t.deps.db.kysely.withPlugin(counting), t.clock, () => {});
+    for (let i = 0; i < 200; i++) assert.equal(await authenticator.authenticate(`sk_live_${String(i).padStart(38, 'x')}`), null);
+    assert.equal(queries, 0, 'a forged value cost a query');
+    // The same authenticator does look a plausible value up (so the counter counts).
+    assert.equal(await authenticator.authenticate(generateApiKeySecret()), null);
+    assert.ok(queries > 0);
   });
 
   test('generated secrets have the documented format and a checksum that catches typos', () => {

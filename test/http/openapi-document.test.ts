@@ -132,11 +132,6 @@ describe(`OpenAPI document [${dialect}]`, () => {
     );
   });
 
-  test('operationIds, where present, are unique', () => {
-    const ids = operations.flatMap(({ op }) => (op.operationId === undefined ? [] : [op.operationId]));
-    assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), []);
-  });
-
   test('every {param} of a path is declared as a required path parameter, and no other', () => {
     const problems: string[] = [];
     for (const { method, path, op } of operations) {

@@ -5,8 +5,8 @@
  * the `invalid_token` envelope for clients that prefer JSON.
  *
  * The routes live in their own encapsulated plugin because they read form bodies (urlencoded or
- * multipart) that the JSON API refuses. Tokens are longer than the router's 100-character limit
- * for named parameters, so the token is the wildcard segment.
+ * multipart) that the JSON API refuses. Tokens are a few hundred characters: the app raises the
+ * router's limit for named parameters (`maxParamLength`) well above that.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -32,8 +32,8 @@ const PAGE_HEADERS = {
 const TokenParams = Type.Object({ token: Type.String({ maxLength: 2048, description: 'The signed token from the email (emails.md §9).' }) });
 
 /**
- * The answers, for the OpenAPI document only: pages and redirects are sent as strings, which no
- * response schema serialises. A bad token is a 400 page, or the `invalid_token` envelope
+ * The answers, for the OpenAPI document only: pages are sent as strings and redirects without a
+ * body, so no response schema serialises anything. A bad token is a 400 page, or the `invalid_token` envelope
  * (serialised as on every route) when the client prefers JSON.
  */
 const Html = { 'text/html': { schema: Type.String() } };

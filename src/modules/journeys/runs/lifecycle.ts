@@ -45,15 +45,16 @@ export const heldJobKey = (journeyId: string, runId: string, stepId: string, at:
 export async function releaseHeldSteps(db: Kysely<Database>, deps: { clock: Clock }, journeyId: string): Promise<void> {
   const now = deps.clock.now();
   // A held job is due at most HOLD_MS after it was held, so only queued jobs due in the next
-  // HOLD_MS are looked at: a bounded range of the due-order index, however many timers lie
-  // further ahead. Among them a prefix match, not a key range: under a linguistic collation
-  // (PostgreSQL en_US…) punctuation does not order as in ASCII.
+  // 2 × HOLD_MS are looked at (the margin covers a worker whose clock runs ahead of this one): a
+  // bounded range of the due-order index, however many timers lie further ahead. Among them a
+  // prefix match, not a key range: under a linguistic collation (PostgreSQL en_US…) punctuation
+  // does not order as in ASCII.
   await db
     .updateTable('jobs')
     .set({ run_at: now, updated_at: now })
     .where('status', '=', 'queued')
     .where('run_at', '>', now)
-    .where('run_at', '<=', now + HOLD_MS)
+    .where('run_at', '<=', now + 2 * HOLD_MS)
     .where('unique_key', 'like', `journey-held:${journeyId.toLowerCase()}:%`)
     .execute();
 }
