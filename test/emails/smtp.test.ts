@@ -114,6 +114,19 @@ forEachDialect('delivery over real SMTP', (dialect) => {
     assert.equal(again.failureReason, 'suppressed_hard_bounce');
   });
 
+  test('a cc refused with 5.1.1 while the primary recipient is accepted: Sent, and the cc address is suppressed (hard_bounce)', async () => {
+    rejected.set('cc-gone@example.com', { code: 550, message: '5.1.1 User unknown' });
+    rejected.set('cc-busy@example.com', { code: 450, message: '4.2.1 Try later' });
+    const id = await send({ to: { email: 'main@example.com' }, cc: ['cc-gone@example.com', 'cc-busy@example.com'], data: { orderId: 'c' } });
+    await createWorker(t.deps, { transport }).runner.runDueJobsOnce();
+    assert.equal((await status(id)).status, 'Sent');
+    const suppressed = async (email: string) => (json(await call(t.app, org.key, 'GET', `/api/v1/suppressions?email=${encodeURIComponent(email)}`)).data as { reason: string; latestBounceDiagnosticCode: string | null }[])[0];
+    const gone = await suppressed('cc-gone@example.com');
+    assert.deepEqual([gone?.reason, gone?.latestBounceDiagnosticCode], ['hard_bounce', '5.1.1']);
+    assert.equal(await suppressed('cc-busy@example.com'), undefined, 'a temporary refusal suppresses nothing');
+    assert.equal(await suppressed('main@example.com'), undefined);
+  });
+
   test('451 → retried after the backoff, then Sent', async () => {
     rejected.set('busy@example.com', { code: 451, message: '4.3.0 Try again later' });
     const id = await send({ to: { email: 'busy@example.com' }, data: { orderId: 'y' } });

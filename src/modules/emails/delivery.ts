@@ -94,6 +94,11 @@ export function createDeliveryHandler(deps: DeliveryDeps): JobHandler {
         const now = deps.clock.now();
         await updateMessage(trx, message.id, { transport_message_id: result.transportMessageId, attempts: message.attempts + 1, mime: null, envelope: null, last_error: null, updated_at: now });
         await updateEmailSend(trx, send.id, { status: 'Sent', sent_at: now, updated_at: now });
+        // A cc/bcc address refused with 5.1.x while the primary recipient was accepted is a hard bounce too (emails.md §5.5).
+        for (const refused of result.rejectedRecipients ?? []) {
+          if (!refused.permanent || refused.code?.startsWith('5.1.') !== true) continue;
+          await addSuppression(trx, deps.secret, send.organization_id, { email: refused.recipient, reason: 'hard_bounce', source: 'smtp', bounceReason: refused.response ?? null, diagnosticCode: refused.code, at: now });
+        }
       });
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;
