@@ -13,7 +13,7 @@ import { bodyAjv, fieldErrorsFromAjv } from '../http/validation.js';
 import { parseDateTime } from '../lib/date-time.js';
 import { systemClock } from '../lib/clock.js';
 import { uuidV7 } from '../lib/ids.js';
-import { createApiKey, listApiKeys, revokeApiKey } from '../modules/api-keys/api-keys.service.js';
+import { apiKeyOrganization, createApiKey, listApiKeys, revokeApiKey } from '../modules/api-keys/api-keys.service.js';
 import { isScope, SCOPES, type Scope } from '../modules/api-keys/scopes.js';
 import { isValidEmail } from '../lib/email.js';
 import { systemTxtResolver } from '../modules/senders/domain-verification.js';
@@ -109,6 +109,7 @@ export function buildCli(): Command {
   const orgs = program.command('orgs').description('manage organizations');
   orgs
     .command('create <name>')
+    .description('create an organization')
     .option('--json', 'print one JSON line')
     .action(async (name: string, opts: { json?: boolean }) => {
       await withDatabase(async (db) => {
@@ -121,6 +122,7 @@ export function buildCli(): Command {
     });
   orgs
     .command('list')
+    .description('list organizations')
     .option('--json', 'print one JSON line')
     .action(async (opts: { json?: boolean }) => {
       await withDatabase(async (db) => {
@@ -133,6 +135,7 @@ export function buildCli(): Command {
   const keys = program.command('api-keys').description('manage API keys');
   keys
     .command('create')
+    .description('create an API key and print its secret once')
     .requiredOption('--scopes <scopes>', 'comma-separated scopes, or all')
     .option('--org <org>', 'organization id or name (default: the only one)')
     .option('--label <label>', 'label', 'cli')
@@ -142,6 +145,7 @@ export function buildCli(): Command {
       const scopes = parseScopes(opts.scopes);
       const expiresAt = opts.expires === undefined ? null : parseDateTime(opts.expires);
       if (opts.expires !== undefined && expiresAt === null) throw new UsageError('--expires must be an ISO-8601 date-time with a zone, e.g. 2027-01-01T00:00:00Z.');
+      if (expiresAt !== null && expiresAt <= systemClock.now()) throw new UsageError('--expires must be in the future.');
       if (opts.label.length < 1 || opts.label.length > 200) throw new UsageError('--label must be 1–200 characters.');
       await withDatabase(async (db) => {
         const org = await resolveOrg(db, opts.org);
@@ -152,6 +156,7 @@ export function buildCli(): Command {
     });
   keys
     .command('list')
+    .description('list API keys (never their secrets)')
     .option('--org <org>', 'organization id or name (default: the only one)')
     .option('--json', 'print one JSON line')
     .action(async (opts: { org?: string; json?: boolean }) => {
@@ -159,16 +164,19 @@ export function buildCli(): Command {
         const org = await resolveOrg(db, opts.org);
         const all = await listApiKeys(db.kysely, org.id, { limit: 10_000, beforeId: null });
         if (opts.json) print(JSON.stringify(all));
-        else for (const k of all) print(`${k.id}  ${k.prefix}…${k.last4}  ${k.label}  ${k.revokedAt ? 'revoked' : 'active'}  ${k.scopes.join(',')}`);
+        const now = systemClock.now();
+        const state = (k: (typeof all)[number]) => (k.revokedAt ? 'revoked' : k.expiresAt !== null && Date.parse(k.expiresAt) <= now ? 'expired' : 'active');
+        if (!opts.json) for (const k of all) print(`${k.id}  ${k.prefix}…${k.last4}  ${k.label}  ${state(k)}  ${k.scopes.join(',')}`);
       });
     });
   keys
     .command('revoke <id>')
-    .option('--org <org>', 'organization id or name (default: the only one)')
+    .description('revoke an API key; requests with it are 401 from then on')
+    .option('--org <org>', 'only in this organization (id or name); key ids are unique, so it is optional')
     .action(async (id: string, opts: { org?: string }) => {
       await withDatabase(async (db) => {
-        const org = await resolveOrg(db, opts.org);
-        if (!(await revokeApiKey(db.kysely, deps, org.id, id))) throw new UsageError(`No active API key ${id} in ${org.name}.`);
+        const organizationId = opts.org !== undefined ? (await resolveOrg(db, opts.org)).id : await apiKeyOrganization(db.kysely, id);
+        if (organizationId === null || !(await revokeApiKey(db.kysely, deps, organizationId, id))) throw new UsageError(`No active API key ${id}.`);
         print(`Revoked API key ${id}`);
       });
     });

@@ -14,6 +14,7 @@ import { createDeps } from '../../src/deps.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { uuidV7 } from '../../src/lib/ids.js';
 import { createLogger } from '../../src/logger.js';
+import { createApiKey } from '../../src/modules/api-keys/api-keys.service.js';
 import { createTestDatabase, forEachDialect, type TestDatabase } from '../harness/database.js';
 import { runCli, startServer } from '../harness/cli.js';
 
@@ -195,6 +196,20 @@ forEachDialect('segmentflow CLI', (dialect) => {
     assert.equal(made.code, 0, made.stderr);
     const { key } = JSON.parse(made.stdout) as { key: string };
     assert.match(key, /^sk_live_[0-9A-Za-z]{38}$/);
+    // Expiry: in the past is refused; a key that has expired lists as expired (not active).
+    const past = await runCli(['api-keys', 'create', '--org', 'acme', '--scopes', 'all', '--expires', '2020-01-01T00:00:00Z'], env);
+    assert.equal(past.code, 2);
+    assert.match(past.stderr, /--expires must be in the future/);
+    const lapsed = await createApiKey(database.db.kysely, { clock: systemClock, ids: uuidV7 }, { organizationId: acme.id, label: 'lapsed', scopes: ['events:write'], expiresAt: Date.now() - 1000 });
+    assert.match((await runCli(['api-keys', 'list', '--org', 'acme'], env)).stdout, new RegExp(`^${lapsed.apiKey.id} .* lapsed  expired `, 'm'));
+    // Revoke by id alone with several organizations (key ids are unique); an unknown id exits 2.
+    const spare = await runCli(['api-keys', 'create', '--org', 'globex', '--scopes', 'all', '--json'], env);
+    const keyId = (JSON.parse(spare.stdout) as { id: string }).id;
+    const revoked = await runCli(['api-keys', 'revoke', keyId], env);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match((await runCli(['api-keys', 'list', '--org', 'globex'], env)).stdout, new RegExp(`^${keyId} .* revoked `, 'm'));
+    assert.equal((await runCli(['api-keys', 'revoke', keyId], env)).code, 2, 'already revoked');
+    assert.equal((await runCli(['api-keys', 'revoke', '0190f600-0000-7000-8000-000000000000'], env)).code, 2);
 
     // Template files: import creates, a second import updates by name, --publish publishes.
     const dir = mkdtempSync(join(tmpdir(), 'sf-tpl-'));

@@ -13,6 +13,7 @@ import {
   insertApiKey,
   revokeApiKeyRow,
   selectApiKeyByHash,
+  selectApiKeyOrganizationId,
   selectApiKeysPage,
   touchApiKey,
   type ApiKeyRow,
@@ -94,6 +95,11 @@ export async function listApiKeys(
 
 export function revokeApiKey(db: Kysely<Database>, deps: { clock: Clock }, organizationId: string, id: string): Promise<boolean> {
   return revokeApiKeyRow(db, organizationId, id.toLowerCase(), deps.clock.now());
+}
+
+/** The organization a key belongs to, or null for an unknown id (the CLI revokes by id alone). */
+export async function apiKeyOrganization(db: Kysely<Database>, id: string): Promise<string | null> {
+  return (await selectApiKeyOrganizationId(db, id.toLowerCase())) ?? null;
 }
 
 const CACHE_TTL_MS = 1000;

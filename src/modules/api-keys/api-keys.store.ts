@@ -41,3 +41,8 @@ export async function selectApiKeyById(db: Kysely<Database>, organizationId: str
 export async function touchApiKey(db: Kysely<Database>, id: string, now: number): Promise<void> {
   await db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', id).execute();
 }
+
+/** The organization of a key, by its id alone (ids are unique across organizations): for the CLI's revoke. */
+export async function selectApiKeyOrganizationId(db: Kysely<Database>, id: string): Promise<string | undefined> {
+  return (await db.selectFrom('api_keys').select('organization_id').where('id', '=', id).executeTakeFirst())?.organization_id;
+}
