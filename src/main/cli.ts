@@ -163,10 +163,13 @@ export function buildCli(): Command {
       await withDatabase(async (db) => {
         const org = await resolveOrg(db, opts.org);
         const all = await listApiKeys(db.kysely, org.id, { limit: 10_000, beforeId: null });
-        if (opts.json) print(JSON.stringify(all));
+        if (opts.json) {
+          print(JSON.stringify(all));
+          return;
+        }
         const now = systemClock.now();
         const state = (k: (typeof all)[number]) => (k.revokedAt ? 'revoked' : k.expiresAt !== null && Date.parse(k.expiresAt) <= now ? 'expired' : 'active');
-        if (!opts.json) for (const k of all) print(`${k.id}  ${k.prefix}…${k.last4}  ${k.label}  ${state(k)}  ${k.scopes.join(',')}`);
+        for (const k of all) print(`${k.id}  ${k.prefix}…${k.last4}  ${k.label}  ${state(k)}  ${k.scopes.join(',')}`);
       });
     });
   keys

@@ -33,8 +33,8 @@ const TokenParams = Type.Object({ token: Type.String({ maxLength: 2048, descript
 
 /**
  * The answers, for the OpenAPI document only: pages are sent as strings and redirects without a
- * body, so no response schema serialises anything. A bad token is a 400 page, or the `invalid_token` envelope
- * (serialised as on every route) when the client prefers JSON.
+ * body, so no response schema serialises anything. A bad token is a 400 page, or the
+ * `invalid_token` envelope (serialised as on every route) when the client prefers JSON.
  */
 const Html = { 'text/html': { schema: Type.String() } };
 const BadToken = {
