@@ -12,7 +12,7 @@ import { GroupCommitter } from '../../src/db/group-commit.js';
 import type { Database } from '../../src/db/tables.js';
 import { FakeClock } from '../../src/lib/clock.js';
 import { uuidV7 } from '../../src/lib/ids.js';
-import { enqueueJob, JobLeaseLostError } from '../../src/jobs/queue.js';
+import { enqueueJob } from '../../src/jobs/queue.js';
 import { JobRunner, type JobRunnerOptions } from '../../src/jobs/runner.js';
 import { createTestDatabase, forEachDialect, type TestDatabase } from '../harness/database.js';
 import { CapturingLogger, connectSecond, deferred, eventually, jobRow, settledWithin } from './support.js';

@@ -17,6 +17,7 @@ import type { Database } from '../../db/tables.js';
 import { enqueueJob, type ClaimedJob } from '../../jobs/queue.js';
 import type { JobContext, JobHandler } from '../../jobs/runner.js';
 import type { Clock } from '../../lib/clock.js';
+import { parseFriendlyAddress } from '../../lib/email.js';
 import type { IdGenerator } from '../../lib/ids.js';
 import { removePointers } from '../../lib/json-pointer.js';
 import type { Logger } from '../../logger.js';
@@ -180,13 +181,8 @@ async function deliverable(trx: Kysely<Database>, deps: DeliveryDeps, send: Emai
   // Drop exactly the addresses suppressed since the build, from the cc as built (a cc equal to the
   // primary recipient is not among `others` and stays).
   const dropped = new Set(others.filter((email) => !kept.has(email)).map((email) => email.toLowerCase()));
-  const cc = stored.structured.cc.filter((formatted) => !dropped.has(addressOf(formatted).toLowerCase()));
+  const cc = stored.structured.cc.filter((formatted) => !dropped.has((parseFriendlyAddress(formatted)?.email ?? formatted).toLowerCase()));
   return { envelope: { from: stored.envelope.from, to: [primary!, ...others.filter((email) => kept.has(email))] }, structured: { ...stored.structured, cc } };
-}
-
-/** The address of a `formatAddress` string: `"Name" <email>` or `email`. */
-function addressOf(formatted: string): string {
-  return formatted.endsWith('>') ? formatted.slice(formatted.lastIndexOf('<') + 1, -1) : formatted;
 }
 
 async function buildMessage(
