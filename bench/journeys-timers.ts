@@ -15,6 +15,7 @@
  */
 import { createCaptureTransport } from '../src/mail/capture-transport.js';
 import type { MailTransport } from '../src/mail/transport.js';
+import { countingTransport } from './send-pipeline.js';
 import { FakeClock, systemClock, type Clock } from '../src/lib/clock.js';
 import type { LogLevel } from '../src/config.js';
 import { createWorker } from '../src/worker.js';
@@ -23,20 +24,6 @@ import { createBenchDb, createDelayedSendJourney, DELAY_STEP, insertWaitingRuns,
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const HOUR_MS = 3600_000;
-
-function countingTransport(inner: MailTransport): MailTransport & { handoffs(): number } {
-  let handoffs = 0;
-  return {
-    name: inner.name,
-    async send(message) {
-      const result = await inner.send(message);
-      handoffs++;
-      return result;
-    },
-    close: () => inner.close(),
-    handoffs: () => handoffs,
-  };
-}
 
 async function withBenchDb<T>(tmpDir: string, options: Parameters<typeof createBenchDb>[1], fn: (bench: BenchDb) => Promise<T>): Promise<T> {
   const bench = await createBenchDb(tmpDir, options);

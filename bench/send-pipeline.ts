@@ -157,8 +157,14 @@ export async function statusCounts(bench: SendBench): Promise<Map<string, number
  * the wait costs the worker nothing (polling the database for statuses every few milliseconds
  * took a measurable share of the worker's event loop — email_sends has no status index).
  */
+/**
+ * Counts hand-offs. An in-transaction hand-off (capture) is counted when the transport returns,
+ * before its transaction commits; the benchmarks stop the worker, which waits for that commit,
+ * before they read the database, so a count is at most one batch ahead of the commits.
+ */
 export function countingTransport(inner: MailTransport): MailTransport & { handoffs(): number } {
   let handoffs = 0;
+  const sendInTransaction = inner.sendInTransaction?.bind(inner);
   return {
     name: inner.name,
     async send(msg) {
@@ -166,6 +172,13 @@ export function countingTransport(inner: MailTransport): MailTransport & { hando
       handoffs++;
       return result;
     },
+    ...(sendInTransaction && {
+      async sendInTransaction(trx, msg) {
+        const result = await sendInTransaction(trx, msg);
+        handoffs++;
+        return result;
+      },
+    }),
     close: () => inner.close(),
     handoffs: () => handoffs,
   };

@@ -4,6 +4,10 @@
  * dashboard read it. A repeated hand-off of the same Message-ID (a worker crash between hand-off
  * and recording, §5.7) keeps the first copy and only counts the hand-off — one upsert, so two
  * racing workers cannot both insert.
+ *
+ * The delivery worker hands off inside its own transaction (`sendInTransaction`), so a captured
+ * copy, its send's `Sent` status and the job's completion commit together; `send` is the
+ * stand-alone form for callers without a transaction.
  */
 import type { Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
@@ -20,27 +24,29 @@ export type CapturedMessageRow = CapturedMessagesTable;
  */
 export function createCaptureTransport(db: Db, clock: Clock, committer?: GroupCommitter): MailTransport {
   const run = committer ? committer.run.bind(committer) : <T>(work: (trx: Kysely<Database>) => Promise<T>) => work(db.kysely);
+  const capture = async (trx: Kysely<Database>, msg: OutboundMessage): Promise<SendResult> => {
+    await trx
+      .insertInto('captured_messages')
+      .values({
+        message_id_header: msg.messageIdHeader,
+        organization_id: msg.organizationId,
+        email_send_id: msg.emailSendId,
+        raw: msg.raw.toString('utf8'),
+        handoff_count: 1,
+        captured_at: clock.now(),
+      })
+      .onConflict((oc) =>
+        oc.column('message_id_header').doUpdateSet((eb) => ({
+          handoff_count: eb('captured_messages.handoff_count', '+', 1),
+        })),
+      )
+      .execute();
+    return { transportMessageId: msg.messageIdHeader };
+  };
   return {
     name: 'capture',
-    async send(msg: OutboundMessage): Promise<SendResult> {
-      await run((trx) => trx
-        .insertInto('captured_messages')
-        .values({
-          message_id_header: msg.messageIdHeader,
-          organization_id: msg.organizationId,
-          email_send_id: msg.emailSendId,
-          raw: msg.raw.toString('utf8'),
-          handoff_count: 1,
-          captured_at: clock.now(),
-        })
-        .onConflict((oc) =>
-          oc.column('message_id_header').doUpdateSet((eb) => ({
-            handoff_count: eb('captured_messages.handoff_count', '+', 1),
-          })),
-        )
-        .execute());
-      return { transportMessageId: msg.messageIdHeader };
-    },
+    send: (msg) => run((trx) => capture(trx, msg)),
+    sendInTransaction: capture,
     async close(): Promise<void> {
       // The database belongs to the caller; there is nothing of our own to release.
     },

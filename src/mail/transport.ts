@@ -4,6 +4,8 @@
  * message id, or a `TransportError` that says whether retrying can help. The shapes follow the
  * spec; the few additions are optional or marked "ours" and are documented where they appear.
  */
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/tables.js';
 
 export interface OutboundStructured {
   /** The From header value, e.g. `Acme <hello@example.com>`. */
@@ -60,6 +62,13 @@ export interface MailTransport {
   readonly name: string;
   /** Throws `TransportError` for every delivery failure; never resolves without a hand-off. */
   send(msg: OutboundMessage): Promise<SendResult>;
+  /**
+   * Ours, optional: a transport that stores into this database (capture) takes the hand-off
+   * inside the delivery's own transaction. The hand-off, the `Sent` status and the job's
+   * completion then commit together or not at all — exactly once, and one commit instead of
+   * three; a rollback undoes the hand-off. Transports that talk to the network cannot offer it.
+   */
+  sendInTransaction?(trx: Kysely<Database>, msg: OutboundMessage): Promise<SendResult>;
   close(): Promise<void>;
 }
 

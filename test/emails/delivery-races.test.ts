@@ -175,6 +175,42 @@ forEachDialect('delivery races', (dialect) => {
     assert.equal((await messagesOf(id))[0]!.attempts, 1);
   });
 
+  test('capture hands off inside the delivery transaction: a crash before its commit undoes the hand-off too', async () => {
+    const id = await sendEmail('in-transaction@example.com');
+    const capture = createCaptureTransport(t.database.db, t.clock, t.deps.committer);
+    let calls = 0;
+    const dying: MailTransport = {
+      name: 'capture',
+      send: (msg) => capture.send(msg),
+      async sendInTransaction(trx, msg) {
+        calls++;
+        await capture.sendInTransaction!(trx, msg);
+        const inside = await trx.selectFrom('captured_messages').select('handoff_count').where('email_send_id', '=', id).executeTakeFirst();
+        assert.equal(inside?.handoff_count, 1, 'captured inside the transaction');
+        throw new Error('the process dies after the hand-off, before the commit');
+      },
+      close: async () => {},
+    };
+    await worker(t.deps, dying).runner.runDueJobsOnce();
+    assert.ok(calls >= 1);
+    assert.deepEqual(await capturedOf(id), [], 'the captured copy rolled back with the rest');
+    assert.deepEqual(await messagesOf(id), []);
+    assert.equal((await sendRow(id)).status, 'Queued');
+
+    t.clock.advance(3_600_000); // past the retry's backoff
+    assert.equal(await worker().runner.runDueJobsOnce(), 1);
+    const send = await sendRow(id);
+    assert.equal(send.status, 'Sent');
+    const [message, ...more] = await messagesOf(id);
+    assert.equal(more.length, 0);
+    assert.equal(message!.mime, null, 'an in-transaction hand-off never stores the MIME on the Message');
+    const captured = await capturedOf(id);
+    assert.equal(captured.length, 1);
+    assert.equal(captured[0]!.handoff_count, 1, 'handed off once');
+    assert.equal(captured[0]!.message_id_header, message!.message_id_header);
+    assert.deepEqual((await deliverJobsOf(id)).map((j) => j.status), ['completed']);
+  });
+
   if (dialect === 'postgres') {
     test('a prepare still uncommitted when its lease is reclaimed: the rescuer waits, then reuses the winner\'s Message and MIME', async () => {
       const id = await sendEmail('open-prepare@example.com');

@@ -9,6 +9,10 @@
  *    retry, or `Failed`).
  * A crash between 2 and 3 re-runs the job, which hands off the *same* stored MIME with the same
  * Message-ID: a duplicate is detectable by the receiver, and no second message id can exist.
+ *
+ * A transport that stores into this database (capture: `sendInTransaction`) takes the hand-off
+ * inside the transaction of step 1, and step 3 follows in it: one commit, and no window in which
+ * a crash could repeat the hand-off.
  */
 import type { Kysely } from 'kysely';
 import type { Db } from '../../db/connect.js';
@@ -23,7 +27,7 @@ import { removePointers } from '../../lib/json-pointer.js';
 import type { Logger } from '../../logger.js';
 import { listHeaders } from '../../mail/list-headers.js';
 import { buildMime, formatAddress } from '../../mail/mime.js';
-import { TransportError, type MailTransport, type OutboundMessage } from '../../mail/transport.js';
+import { TransportError, type MailTransport, type OutboundMessage, type SendResult } from '../../mail/transport.js';
 import { getProfile, profileRenderState } from '../profiles/profiles.service.js';
 import { clickLink } from '../public-links/link-tokens.js';
 import { selectDomain, selectSenderProfile } from '../senders/senders.store.js';
@@ -72,43 +76,77 @@ interface Stored {
   structured: OutboundMessage['structured'];
 }
 
-type Prepared = { kind: 'done' } | { kind: 'handoff'; send: EmailSendRow; message: MessageRow; stored: Stored };
+interface Handoff {
+  kind: 'handoff';
+  send: EmailSendRow;
+  message: MessageRow;
+  stored: Stored;
+}
+
+type Prepared = { kind: 'done' } | Handoff;
 
 export function createDeliveryHandler(deps: DeliveryDeps): JobHandler {
-  return async (job: ClaimedJob, ctx: JobContext) => {
-    const emailSendId = String(job.payload.emailSendId);
-    const prepared = await deps.committer.run((trx) => prepare(trx, deps, ctx, emailSendId));
-    if (prepared.kind === 'done') return;
-    const { send, message, stored } = prepared;
-    try {
-      const result = await deps.transport.send({
-        organizationId: send.organization_id,
-        emailSendId: send.id,
-        idempotencyKey: send.id,
-        messageIdHeader: message.message_id_header,
-        envelope: stored.envelope,
-        raw: Buffer.from(message.mime!, 'utf8'),
-        structured: stored.structured,
-      });
+  const { transport } = deps;
+  if (transport.sendInTransaction) {
+    const sendInTransaction = transport.sendInTransaction.bind(transport);
+    // The transport stores into this database: prepare, hand-off and record are one transaction.
+    return async (job: ClaimedJob, ctx: JobContext) => {
+      const emailSendId = String(job.payload.emailSendId);
       await deps.committer.run(async (trx) => {
-        await ctx.completeInTransaction(trx);
-        const now = deps.clock.now();
-        await updateMessage(trx, message.id, { transport_message_id: result.transportMessageId, attempts: message.attempts + 1, mime: null, envelope: null, last_error: null, updated_at: now });
-        await updateEmailSend(trx, send.id, { status: 'Sent', sent_at: now, updated_at: now });
-        // A cc/bcc address refused with 5.1.x while the primary recipient was accepted is a hard bounce too (emails.md §5.5).
-        for (const refused of result.rejectedRecipients ?? []) {
-          if (!refused.permanent || refused.code?.startsWith('5.1.') !== true) continue;
-          await addSuppression(trx, deps.secret, send.organization_id, { email: refused.recipient, reason: 'hard_bounce', source: 'smtp', bounceReason: refused.response ?? null, diagnosticCode: refused.code, at: now });
+        const prepared = await prepare(trx, deps, ctx, emailSendId, false);
+        if (prepared.kind === 'done') return;
+        try {
+          await recordSent(trx, deps, ctx, prepared, await sendInTransaction(trx, outbound(prepared)));
+        } catch (error) {
+          if (!(error instanceof TransportError)) throw error;
+          await recordTransportFailure(trx, deps, ctx, prepared.send, prepared.message, error);
         }
       });
+    };
+  }
+  return async (job: ClaimedJob, ctx: JobContext) => {
+    const emailSendId = String(job.payload.emailSendId);
+    const prepared = await deps.committer.run((trx) => prepare(trx, deps, ctx, emailSendId, true));
+    if (prepared.kind === 'done') return;
+    try {
+      const result = await transport.send(outbound(prepared));
+      await deps.committer.run((trx) => recordSent(trx, deps, ctx, prepared, result));
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;
-      await deps.committer.run((trx) => recordTransportFailure(trx, deps, ctx, send, message, error));
+      await deps.committer.run((trx) => recordTransportFailure(trx, deps, ctx, prepared.send, prepared.message, error));
     }
   };
 }
 
-async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContext, emailSendId: string): Promise<Prepared> {
+function outbound({ send, message, stored }: Handoff): OutboundMessage {
+  return {
+    organizationId: send.organization_id,
+    emailSendId: send.id,
+    idempotencyKey: send.id,
+    messageIdHeader: message.message_id_header,
+    envelope: stored.envelope,
+    raw: Buffer.from(message.mime!, 'utf8'),
+    structured: stored.structured,
+  };
+}
+
+async function recordSent(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContext, { send, message }: Handoff, result: SendResult): Promise<void> {
+  await ctx.completeInTransaction(trx);
+  const now = deps.clock.now();
+  await updateMessage(trx, message.id, { transport_message_id: result.transportMessageId, attempts: message.attempts + 1, mime: null, envelope: null, last_error: null, updated_at: now });
+  await updateEmailSend(trx, send.id, { status: 'Sent', sent_at: now, updated_at: now });
+  // A cc/bcc address refused with 5.1.x while the primary recipient was accepted is a hard bounce too (emails.md §5.5).
+  for (const refused of result.rejectedRecipients ?? []) {
+    if (!refused.permanent || refused.code?.startsWith('5.1.') !== true) continue;
+    await addSuppression(trx, deps.secret, send.organization_id, { email: refused.recipient, reason: 'hard_bounce', source: 'smtp', bounceReason: refused.response ?? null, diagnosticCode: refused.code, at: now });
+  }
+}
+
+/**
+ * `storeMime: false` (an in-transaction hand-off) keeps the built MIME in memory only: its
+ * transaction also records the outcome, so no later attempt can need the stored copy.
+ */
+async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContext, emailSendId: string, storeMime: boolean): Promise<Prepared> {
   const now = deps.clock.now();
   const send = await selectEmailSendById(trx, emailSendId);
   const finish = async (changes: Partial<EmailSendRow>): Promise<Prepared> => {
@@ -142,10 +180,10 @@ async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContex
     const mime = built.ok ? { mime: built.mime, envelope: built.envelope } : { mime: null, envelope: null };
     if (message) {
       Object.assign(message, mime);
-      if (built.ok) await updateMessage(trx, message.id, { ...mime, updated_at: now });
+      if (built.ok && storeMime) await updateMessage(trx, message.id, { ...mime, updated_at: now });
     } else {
       // One insert with the MIME (§5.2 creates the row, then stores the MIME on it).
-      message = {
+      const row: MessageRow = {
         id: deps.ids(),
         organization_id: send.organization_id,
         email_send_id: send.id,
@@ -158,7 +196,8 @@ async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContex
         created_at: now,
         updated_at: now,
       };
-      await insertMessage(trx, message);
+      await insertMessage(trx, storeMime ? row : { ...row, mime: null, envelope: null });
+      message = row;
     }
     if (!built.ok) return fail('render_failed', built.reason, message.id);
     await updateEmailSend(trx, send.id, { data: built.data, status: 'Processing', message_id: message.id, updated_at: now });
