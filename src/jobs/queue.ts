@@ -139,6 +139,8 @@ export interface ClaimOptions {
   now: number;
   /** Only claim these types (a dedicated worker); all types when absent. */
   types?: readonly string[];
+  /** Recover expired leases first (default true); a runner claiming in a tight loop checks less often. */
+  recoverLeases?: boolean;
 }
 
 /**
@@ -148,7 +150,7 @@ export interface ClaimOptions {
 export async function claimDueJobs(db: Db, options: ClaimOptions, executor: Kysely<Database> = db.kysely): Promise<ClaimedJob[]> {
   const { workerId, limit, leaseMs, now, types } = options;
   if (limit <= 0 || (types !== undefined && types.length === 0)) return [];
-  await recoverExpiredLeases(db, executor, now);
+  if (options.recoverLeases !== false) await recoverExpiredLeases(db, executor, now);
   const rows = await executor
     .with(
       (cte) => cte('due').materialized(),

@@ -91,6 +91,8 @@ interface Recurring {
 }
 
 const MAX_ERROR_DELAY_MS = 30_000;
+/** Claims look for expired leases at most this often (and at least four times per lease). */
+const LEASE_RECOVERY_MS = 1_000;
 
 export class JobRunner {
   readonly workerId: string;
@@ -110,6 +112,7 @@ export class JobRunner {
   #stopping = false;
   #wakeUp: (() => void) | null = null;
   #waitingForCapacity = false;
+  #leasesRecoveredAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: JobRunnerOptions) {
     this.#db = options.db;
@@ -232,8 +235,15 @@ export class JobRunner {
   }
 
   #claim(limit: number): Promise<ClaimedJob[]> {
-    // `now` is read when the claim runs, not when it is queued behind other units.
-    const options = () => ({ workerId: this.workerId, limit, leaseMs: this.#leaseMs, now: this.#clock.now() });
+    // `now` is read when the claim runs, not when it is queued behind other units. A lease takes
+    // `leaseMs` to expire, so looking for expired ones more than a few times per lease buys
+    // nothing; working off a backlog claims hundreds of times a second.
+    const options = () => {
+      const now = this.#clock.now();
+      const recoverLeases = !(Math.abs(now - this.#leasesRecoveredAt) < Math.min(LEASE_RECOVERY_MS, this.#leaseMs / 4));
+      if (recoverLeases) this.#leasesRecoveredAt = now;
+      return { workerId: this.workerId, limit, leaseMs: this.#leaseMs, now, recoverLeases };
+    };
     if (this.#committer === null) return claimDueJobs(this.#db, options());
     return this.#committer.run((trx) => claimDueJobs(this.#db, options(), trx));
   }
