@@ -159,8 +159,9 @@ export async function statusCounts(bench: SendBench): Promise<Map<string, number
  */
 /**
  * Counts hand-offs. An in-transaction hand-off (capture) is counted when the transport returns,
- * before its transaction commits; the benchmarks stop the worker, which waits for that commit,
- * before they read the database, so a count is at most one batch ahead of the commits.
+ * before its transaction commits, and a batch that rolls back (its units then re-run alone) is
+ * counted twice; neither happens in a benchmark that passes its checks, and the checks read the
+ * committed statuses and captured copies after the worker stopped, so they are exact.
  */
 export function countingTransport(inner: MailTransport): MailTransport & { handoffs(): number } {
   let handoffs = 0;

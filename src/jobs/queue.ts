@@ -19,8 +19,8 @@
  *   of the group committer (one commit shared with other work), and `executor` says where. The
  *   locking clause is the only dialect branch in this module.
  * - **At-least-once, never lost.** A claim sets a lease (`lease_expires_at`). A worker that dies
- *   leaves the job `running` until the lease expires; the next claim first returns such jobs to
- *   `queued` (or to `failed` once their attempts are used up, so a job that crashes its worker
+ *   leaves the job `running` until the lease expires; a claim first returns such jobs to
+ *   `queued` (the runner asks for this at most once a second, see runner.ts) (or to `failed` once their attempts are used up, so a job that crashes its worker
  *   cannot loop forever) and then claims them like any due job. Work may repeat; it is not lost.
  * - **Fencing.** Every transition out of `running` (complete, fail, extend) is conditional on
  *   the lease the worker was given: same `locked_by` *and* same `attempts`. A worker whose lease

@@ -8,7 +8,8 @@
  * - `stop()` stops claiming, waits for in-flight handlers (up to a timeout, then aborts their
  *   `ctx.signal` and leaves them to lease expiry: work may repeat, it is not lost) and resolves.
  * - `runDueJobsOnce()` claims and runs what is due at `clock.now()` until nothing is, so tests
- *   move a FakeClock instead of sleeping.
+ *   move a FakeClock instead of sleeping. Expired leases are looked for at most once per second
+ *   of that clock (and at least four times per lease), not at every claim of a backlog.
  * - Failures are caught here, once: a throwing handler is retried with backoff (`failJob`),
  *   `PermanentJobError` fails at once, a type without a handler is retried with backoff too
  *   (during a rolling deploy a newer process may know it) and ends `failed` if none ever does.
@@ -52,8 +53,9 @@ export interface JobContext {
   signal: AbortSignal;
   /**
    * Completes the job inside `trx` (the handler's own transaction), so the handler's state change
-   * and the completion commit or roll back together. Call it first in the transaction; it throws
-   * `JobLeaseLostError` when another worker holds the job now.
+   * and the completion commit or roll back together. Call it early in the transaction (before
+   * slow work where the handler can); it throws `JobLeaseLostError` when another worker holds the
+   * job now, and the transaction then rolls back.
    */
   completeInTransaction(trx: Kysely<Database>): Promise<void>;
 }

@@ -1,13 +1,13 @@
 /**
  * The `capture` transport (emails.md §6, the default): delivers nothing and keeps the full MIME
  * per Message-ID in `captured_messages`, where `GET /api/v1/emails/{id}/message` and the
- * dashboard read it. A repeated hand-off of the same Message-ID (a worker crash between hand-off
- * and recording, §5.7) keeps the first copy and only counts the hand-off — one upsert, so two
- * racing workers cannot both insert.
+ * dashboard read it.
  *
  * The delivery worker hands off inside its own transaction (`sendInTransaction`), so a captured
- * copy, its send's `Sent` status and the job's completion commit together; `send` is the
- * stand-alone form for callers without a transaction.
+ * copy, its send's `Sent` status and the job's completion commit together or not at all: a
+ * worker crash cannot repeat the hand-off. `send` is the stand-alone form, for callers without a
+ * transaction; a repeated hand-off of one Message-ID through it (§5.7) keeps the first copy and
+ * only counts the hand-off — one upsert, so two racing callers cannot both insert.
  */
 import type { Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';

@@ -2,7 +2,7 @@
  * Delivery under crashes and races (emails.md §5.2, §5.7): a worker that dies after prepare or
  * after the hand-off, a prepare whose transaction is still open when its lease is reclaimed, and
  * (PostgreSQL) two workers on two connections working off the same deliveries. Whatever happens,
- * one EmailSend has one Message row, one Message-ID and one stored MIME, and the capture store
+ * one EmailSend has one Message row, one Message-ID and one MIME, and the capture store
  * holds one message per EmailSend (handoff_count > 1 only for a re-hand-off of that same MIME).
  */
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { GroupCommitter, type UnitOfWork } from '../../src/db/group-commit.js';
 import type { Database } from '../../src/db/tables.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { createCaptureTransport } from '../../src/mail/capture-transport.js';
-import type { MailTransport, OutboundMessage } from '../../src/mail/transport.js';
+import { TransportError, type MailTransport, type OutboundMessage } from '../../src/mail/transport.js';
 import { createDevSender } from '../../src/modules/senders/senders.service.js';
 import { createWorker, type Worker } from '../../src/worker.js';
 import { forEachDialect } from '../harness/database.js';
@@ -209,6 +209,39 @@ forEachDialect('delivery races', (dialect) => {
     assert.equal(captured[0]!.handoff_count, 1, 'handed off once');
     assert.equal(captured[0]!.message_id_header, message!.message_id_header);
     assert.deepEqual((await deliverJobsOf(id)).map((j) => j.status), ['completed']);
+  });
+
+  test('an in-transaction hand-off refused with a transient TransportError: the retry hands off the same bytes', async () => {
+    const id = await sendEmail('in-transaction-retry@example.com');
+    const capture = createCaptureTransport(t.database.db, t.clock, t.deps.committer);
+    const offered: string[] = [];
+    const flaky: MailTransport = {
+      name: 'capture',
+      send: (msg) => capture.send(msg),
+      async sendInTransaction(trx, msg) {
+        offered.push(msg.raw.toString('utf8'));
+        if (offered.length === 1) throw new TransportError('421 try again later', { permanent: false, code: '4.3.2' });
+        return capture.sendInTransaction!(trx, msg);
+      },
+      close: async () => {},
+    };
+    const w = worker(t.deps, flaky);
+    assert.equal(await w.runner.runDueJobsOnce(), 1);
+    const [stored] = await messagesOf(id);
+    assert.equal(stored!.mime, offered[0], 'the refused MIME is kept for the retry');
+    assert.equal(stored!.attempts, 1);
+    assert.equal((await sendRow(id)).status, 'Processing');
+    assert.deepEqual(await capturedOf(id), []);
+
+    t.clock.advance(3_600_000); // past the retry's backoff; a new render would carry a new Date
+    assert.equal(await w.runner.runDueJobsOnce(), 1);
+    assert.equal(offered.length, 2);
+    assert.equal(offered[1], offered[0], 'the same bytes, not a new render');
+    assert.equal((await sendRow(id)).status, 'Sent');
+    const captured = await capturedOf(id);
+    assert.equal(captured.length, 1);
+    assert.equal(captured[0]!.raw, offered[0]);
+    assert.equal((await messagesOf(id))[0]!.mime, null, 'dropped once handed off');
   });
 
   if (dialect === 'postgres') {

@@ -12,7 +12,9 @@
  *
  * A transport that stores into this database (capture: `sendInTransaction`) takes the hand-off
  * inside the transaction of step 1, and step 3 follows in it: one commit, and no window in which
- * a crash could repeat the hand-off.
+ * a crash could repeat the hand-off. The MIME then lives only in the captured copy (and on the
+ * Message only when a `TransportError` schedules a retry, which must reuse it); `Processing` is
+ * never visible from outside.
  */
 import type { Kysely } from 'kysely';
 import type { Db } from '../../db/connect.js';
@@ -99,7 +101,11 @@ export function createDeliveryHandler(deps: DeliveryDeps): JobHandler {
           await recordSent(trx, deps, ctx, prepared, await sendInTransaction(trx, outbound(prepared)));
         } catch (error) {
           if (!(error instanceof TransportError)) throw error;
-          await recordTransportFailure(trx, deps, ctx, prepared.send, prepared.message, error);
+          // A retry must hand off these same bytes (§5.7), and the sensitive `/data` values
+          // needed to render them again are gone from the send: keep the MIME after all.
+          const { message } = prepared;
+          await updateMessage(trx, message.id, { mime: message.mime, envelope: message.envelope, updated_at: deps.clock.now() });
+          await recordTransportFailure(trx, deps, ctx, prepared.send, message, error);
         }
       });
     };
@@ -144,7 +150,8 @@ async function recordSent(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobCon
 
 /**
  * `storeMime: false` (an in-transaction hand-off) keeps the built MIME in memory only: its
- * transaction also records the outcome, so no later attempt can need the stored copy.
+ * transaction also records the outcome, so a later attempt needs the stored copy only after a
+ * `TransportError`, and that path stores it.
  */
 async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContext, emailSendId: string, storeMime: boolean): Promise<Prepared> {
   const now = deps.clock.now();
@@ -182,7 +189,7 @@ async function prepare(trx: Kysely<Database>, deps: DeliveryDeps, ctx: JobContex
       Object.assign(message, mime);
       if (built.ok && storeMime) await updateMessage(trx, message.id, { ...mime, updated_at: now });
     } else {
-      // One insert with the MIME (§5.2 creates the row, then stores the MIME on it).
+      // One insert, with the MIME unless it is handed off in this transaction (§5.2 creates the row, then stores the MIME on it).
       const row: MessageRow = {
         id: deps.ids(),
         organization_id: send.organization_id,
