@@ -20,8 +20,9 @@
  *   locking clause is the only dialect branch in this module.
  * - **At-least-once, never lost.** A claim sets a lease (`lease_expires_at`). A worker that dies
  *   leaves the job `running` until the lease expires; a claim first returns such jobs to
- *   `queued` (the runner asks for this at most once a second, see runner.ts) (or to `failed` once their attempts are used up, so a job that crashes its worker
+ *   `queued` (or to `failed` once their attempts are used up, so a job that crashes its worker
  *   cannot loop forever) and then claims them like any due job. Work may repeat; it is not lost.
+ *   The runner asks for that recovery at most once a second (`recoverLeases`, see runner.ts).
  * - **Fencing.** Every transition out of `running` (complete, fail, extend) is conditional on
  *   the lease the worker was given: same `locked_by` *and* same `attempts`. A worker whose lease
  *   was reclaimed can no longer overwrite the new owner's outcome. `completeJobInTransaction`
