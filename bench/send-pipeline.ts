@@ -156,12 +156,11 @@ export async function statusCounts(bench: SendBench): Promise<Map<string, number
  * The transport, counting its successful hand-offs: delivery progress is watched in memory, so
  * the wait costs the worker nothing (polling the database for statuses every few milliseconds
  * took a measurable share of the worker's event loop — email_sends has no status index).
- */
-/**
- * Counts hand-offs. An in-transaction hand-off (capture) is counted when the transport returns,
- * before its transaction commits, and a batch that rolls back (its units then re-run alone) is
- * counted twice; neither happens in a benchmark that passes its checks, and the checks read the
- * committed statuses and captured copies after the worker stopped, so they are exact.
+ *
+ * An in-transaction hand-off (capture) is counted when the transport returns, before its
+ * transaction commits, and one in a batch that rolls back (its units then re-run alone) is
+ * counted again. The count only paces the waiting; the correctness checks read the committed
+ * statuses and captured copies after the worker stopped, so they are exact.
  */
 export function countingTransport(inner: MailTransport): MailTransport & { handoffs(): number } {
   let handoffs = 0;
