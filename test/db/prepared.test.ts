@@ -1,0 +1,112 @@
+/**
+ * Prepared queries (src/db/prepared.ts) against real SQLite and PostgreSQL: built once per
+ * dialect, run with each call's values, constants kept, shapes keyed by their columns, misuse
+ * refused, and the same transaction semantics as any other query.
+ */
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../src/db/tables.js';
+import { PreparedQuery, preparedInsert, preparedUpdate } from '../../src/db/prepared.js';
+import { createTestDatabase, forEachDialect, type TestDatabase } from '../harness/database.js';
+
+const insertJob = preparedInsert('jobs');
+const updateJob = preparedUpdate('jobs', 'id');
+
+function job(id: string, overrides: Partial<Database['jobs']> = {}): Database['jobs'] {
+  return {
+    id,
+    type: 'test.kind',
+    organization_id: null,
+    payload: '{}',
+    status: 'queued',
+    run_at: 1000,
+    attempts: 0,
+    max_attempts: 5,
+    locked_by: null,
+    lease_expires_at: null,
+    last_error: null,
+    unique_key: null,
+    created_at: 1,
+    updated_at: 1,
+    ...overrides,
+  };
+}
+
+forEachDialect('prepared queries', (dialect) => {
+  let t: TestDatabase;
+  let db: Kysely<Database>;
+  beforeEach(async () => {
+    t = await createTestDatabase(dialect);
+    db = t.db.kysely;
+  });
+  afterEach(() => t.destroy());
+
+  test('builds once, then runs with each call’s values; constants of the query stay', async () => {
+    let builds = 0;
+    const due = new PreparedQuery((q, p: { runAt: number; limit: number }) => {
+      builds++;
+      return q.selectFrom('jobs').select(['id', 'run_at']).where('status', '=', 'queued').where('run_at', '<=', p.runAt).orderBy('run_at').limit(p.limit);
+    });
+    await insertJob(db, job('a', { run_at: 10 }));
+    await insertJob(db, job('b', { run_at: 20 }));
+    await insertJob(db, job('c', { run_at: 30, status: 'completed' }));
+
+    assert.deepEqual(await due.all(db, { runAt: 15, limit: 10 }), [{ id: 'a', run_at: 10 }]);
+    assert.deepEqual(await due.all(db, { runAt: 100, limit: 10 }), [{ id: 'a', run_at: 10 }, { id: 'b', run_at: 20 }]);
+    assert.deepEqual(await due.all(db, { runAt: 100, limit: 1 }), [{ id: 'a', run_at: 10 }]);
+    assert.deepEqual(await due.first(db, { runAt: 5, limit: 10 }), undefined);
+    assert.equal(builds, 1);
+  });
+
+  test('a parameter used twice gets its value in both places', async () => {
+    const same = new PreparedQuery((q, p: { id: string }) => q.selectFrom('jobs').select('id').where('id', '=', p.id).where('unique_key', '=', p.id));
+    await insertJob(db, job('k1', { unique_key: 'k1' }));
+    await insertJob(db, job('k2', { unique_key: 'other' }));
+    assert.deepEqual(await same.all(db, { id: 'k1' }), [{ id: 'k1' }]);
+    assert.deepEqual(await same.all(db, { id: 'k2' }), []);
+  });
+
+  test('inserts write exactly the defined columns; updates change only the given ones and count rows', async () => {
+    await insertJob(db, job('a'));
+    const { last_error: _dropped, ...withoutError } = job('b', { last_error: 'kept?' });
+    await insertJob(db, { ...withoutError, last_error: undefined });
+    const rows = await db.selectFrom('jobs').select(['id', 'last_error', 'status']).orderBy('id').execute();
+    assert.deepEqual(rows, [
+      { id: 'a', last_error: null, status: 'queued' },
+      { id: 'b', last_error: null, status: 'queued' },
+    ]);
+
+    assert.equal(await updateJob(db, 'a', { status: 'running', locked_by: 'w1', last_error: undefined }), 1n);
+    assert.equal(await updateJob(db, 'b', { last_error: 'boom' }), 1n);
+    assert.equal(await updateJob(db, 'missing', { last_error: 'boom' }), 0n);
+    assert.equal(await updateJob(db, 'a', {}), 0n);
+    const after = await db.selectFrom('jobs').select(['id', 'status', 'locked_by', 'last_error']).orderBy('id').execute();
+    assert.deepEqual(after, [
+      { id: 'a', status: 'running', locked_by: 'w1', last_error: null },
+      { id: 'b', status: 'queued', locked_by: null, last_error: 'boom' },
+    ]);
+  });
+
+  test('runs inside the caller’s transaction: a rollback undoes it', async () => {
+    await assert.rejects(
+      db.transaction().execute(async (trx) => {
+        await insertJob(trx, job('rolled-back'));
+        assert.equal((await trx.selectFrom('jobs').select('id').execute()).length, 1);
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    assert.deepEqual(await db.selectFrom('jobs').select('id').execute(), []);
+  });
+
+  test('refuses to compute with a placeholder, and calls with arrays or undefined', async () => {
+    const computed = new PreparedQuery((q, p: { at: number }) => q.selectFrom('jobs').select('id').where('run_at', '<=', (p.at as number) + 1000));
+    await assert.rejects(computed.all(db, { at: 1 }), (error: unknown) => error instanceof TypeError && /parameter at was used in a computation/.test(error.message));
+
+    const byId = new PreparedQuery((q, p: { id: string | string[] | undefined }) => q.selectFrom('jobs').select('id').where('id', '=', p.id as string));
+    await assert.rejects(byId.all(db, { id: ['a', 'b'] }), /parameter id must be a single value, not an array/);
+    await assert.rejects(byId.all(db, { id: undefined }), /parameter id must be a single value, not undefined/);
+    assert.deepEqual(await byId.all(db, { id: 'nothing' }), []);
+  });
+});
