@@ -34,6 +34,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
+import { PreparedQuery, preparedInsert } from '../db/prepared.js';
 import type { Database, JobsTable, JobStatus } from '../db/tables.js';
 import type { Clock } from '../lib/clock.js';
 import type { IdGenerator } from '../lib/ids.js';
@@ -77,6 +78,8 @@ export interface ClaimedJob {
 /** What identifies one lease of one job: enough for the fenced transitions. */
 export type JobLease = Pick<ClaimedJob, 'id' | 'lockedBy' | 'attempts'>;
 
+const insertJob = preparedInsert('jobs');
+
 /** Thrown by `completeJobInTransaction` when the lease is gone, so the transaction rolls back. */
 export class JobLeaseLostError extends Error {
   override readonly name = 'JobLeaseLostError';
@@ -114,7 +117,7 @@ export async function enqueueJob(
     updated_at: now,
   };
   if (uniqueKey === null) {
-    await executor.insertInto('jobs').values(row).execute();
+    await insertJob(executor, row);
     return { id: row.id, created: true };
   }
   // The existing row can only vanish between the two statements if it is purged meanwhile;
@@ -228,12 +231,13 @@ function leaseMatches(executor: Kysely<Database>, lease: JobLease) {
     .where('attempts', '=', lease.attempts);
 }
 
+const COMPLETE = new PreparedQuery((db, p: JobLease & { now: number }) =>
+  leaseMatches(db, p).set({ status: 'completed', locked_by: null, lease_expires_at: null, updated_at: p.now }),
+);
+
 /** Marks the job completed if this lease still holds it; false when it was lost. */
 export async function completeJob(executor: Kysely<Database>, lease: JobLease, now: number): Promise<boolean> {
-  const result = await leaseMatches(executor, lease)
-    .set({ status: 'completed', locked_by: null, lease_expires_at: null, updated_at: now })
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  return (await COMPLETE.run(executor, { id: lease.id, lockedBy: lease.lockedBy, attempts: lease.attempts, now })) > 0n;
 }
 
 /**

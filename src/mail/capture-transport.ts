@@ -12,11 +12,20 @@
 import type { Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { GroupCommitter } from '../db/group-commit.js';
+import { PreparedQuery } from '../db/prepared.js';
 import type { CapturedMessagesTable, Database } from '../db/tables.js';
 import type { Clock } from '../lib/clock.js';
 import type { MailTransport, OutboundMessage, SendResult } from './transport.js';
 
 export type CapturedMessageRow = CapturedMessagesTable;
+
+/** A repeated hand-off of the same Message-ID keeps the first copy and counts the hand-off. */
+const CAPTURE = new PreparedQuery((db, p: { messageIdHeader: string; organizationId: string; emailSendId: string; raw: string; capturedAt: number }) =>
+  db
+    .insertInto('captured_messages')
+    .values({ message_id_header: p.messageIdHeader, organization_id: p.organizationId, email_send_id: p.emailSendId, raw: p.raw, handoff_count: 1, captured_at: p.capturedAt })
+    .onConflict((oc) => oc.column('message_id_header').doUpdateSet((eb) => ({ handoff_count: eb('captured_messages.handoff_count', '+', 1) }))),
+);
 
 /**
  * With a `committer`, concurrent hand-offs share one transaction (one commit for a batch of
@@ -25,22 +34,13 @@ export type CapturedMessageRow = CapturedMessagesTable;
 export function createCaptureTransport(db: Db, clock: Clock, committer?: GroupCommitter): MailTransport {
   const run = committer ? committer.run.bind(committer) : <T>(work: (trx: Kysely<Database>) => Promise<T>) => work(db.kysely);
   const capture = async (trx: Kysely<Database>, msg: OutboundMessage): Promise<SendResult> => {
-    await trx
-      .insertInto('captured_messages')
-      .values({
-        message_id_header: msg.messageIdHeader,
-        organization_id: msg.organizationId,
-        email_send_id: msg.emailSendId,
-        raw: msg.raw.toString('utf8'),
-        handoff_count: 1,
-        captured_at: clock.now(),
-      })
-      .onConflict((oc) =>
-        oc.column('message_id_header').doUpdateSet((eb) => ({
-          handoff_count: eb('captured_messages.handoff_count', '+', 1),
-        })),
-      )
-      .execute();
+    await CAPTURE.run(trx, {
+      messageIdHeader: msg.messageIdHeader,
+      organizationId: msg.organizationId,
+      emailSendId: msg.emailSendId,
+      raw: msg.raw.toString('utf8'),
+      capturedAt: clock.now(),
+    });
     return { transportMessageId: msg.messageIdHeader };
   };
   return {

@@ -1,28 +1,37 @@
 /** SQL for EmailSends and their Messages (the outbox). */
 import type { Kysely } from 'kysely';
+import { PreparedQuery, preparedInsert, preparedUpdate } from '../../db/prepared.js';
 import type { Database, EmailSendsTable, MessagesTable } from '../../db/tables.js';
 
 export type EmailSendRow = EmailSendsTable;
 export type MessageRow = MessagesTable;
 
-export async function insertEmailSend(db: Kysely<Database>, row: EmailSendRow): Promise<void> {
-  await db.insertInto('email_sends').values(row).execute();
-}
+export const insertEmailSend: (db: Kysely<Database>, row: EmailSendRow) => Promise<void> = preparedInsert('email_sends');
+
+const SEND_IN_ORG = new PreparedQuery((db, p: { organizationId: string; id: string }) =>
+  db.selectFrom('email_sends').selectAll().where('organization_id', '=', p.organizationId).where('id', '=', p.id));
 
 export function selectEmailSend(db: Kysely<Database>, organizationId: string, id: string): Promise<EmailSendRow | undefined> {
-  return db.selectFrom('email_sends').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+  return SEND_IN_ORG.first(db, { organizationId, id });
 }
+
+const SEND_BY_ID = new PreparedQuery((db, p: { id: string }) => db.selectFrom('email_sends').selectAll().where('id', '=', p.id));
 
 export function selectEmailSendById(db: Kysely<Database>, id: string): Promise<EmailSendRow | undefined> {
-  return db.selectFrom('email_sends').selectAll().where('id', '=', id).executeTakeFirst();
+  return SEND_BY_ID.first(db, { id });
 }
+
+const SEND_BY_SEND_KEY = new PreparedQuery((db, p: { organizationId: string; sendKey: string }) =>
+  db.selectFrom('email_sends').selectAll().where('organization_id', '=', p.organizationId).where('send_key', '=', p.sendKey));
 
 export function selectEmailSendBySendKey(db: Kysely<Database>, organizationId: string, sendKey: string): Promise<EmailSendRow | undefined> {
-  return db.selectFrom('email_sends').selectAll().where('organization_id', '=', organizationId).where('send_key', '=', sendKey).executeTakeFirst();
+  return SEND_BY_SEND_KEY.first(db, { organizationId, sendKey });
 }
 
+const UPDATE_SEND = preparedUpdate('email_sends', 'id');
+
 export async function updateEmailSend(db: Kysely<Database>, id: string, changes: Partial<Omit<EmailSendRow, 'id' | 'organization_id'>>): Promise<void> {
-  await db.updateTable('email_sends').set(changes).where('id', '=', id).execute();
+  await UPDATE_SEND(db, id, changes);
 }
 
 export interface EmailSendFilter {
@@ -53,14 +62,16 @@ export function selectEmailSendsPage(
   return q.orderBy('id', 'desc').limit(page.limit).execute();
 }
 
+const MESSAGE_BY_SEND = new PreparedQuery((db, p: { emailSendId: string }) => db.selectFrom('messages').selectAll().where('email_send_id', '=', p.emailSendId));
+
 export function selectMessageBySend(db: Kysely<Database>, emailSendId: string): Promise<MessageRow | undefined> {
-  return db.selectFrom('messages').selectAll().where('email_send_id', '=', emailSendId).executeTakeFirst();
+  return MESSAGE_BY_SEND.first(db, { emailSendId });
 }
 
-export async function insertMessage(db: Kysely<Database>, row: MessageRow): Promise<void> {
-  await db.insertInto('messages').values(row).execute();
-}
+export const insertMessage: (db: Kysely<Database>, row: MessageRow) => Promise<void> = preparedInsert('messages');
+
+const UPDATE_MESSAGE = preparedUpdate('messages', 'id');
 
 export async function updateMessage(db: Kysely<Database>, id: string, changes: Partial<Omit<MessageRow, 'id' | 'organization_id' | 'email_send_id'>>): Promise<void> {
-  await db.updateTable('messages').set(changes).where('id', '=', id).execute();
+  await UPDATE_MESSAGE(db, id, changes);
 }

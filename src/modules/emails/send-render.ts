@@ -6,6 +6,7 @@
  * delivery worker (the whole message).
  */
 import type { Kysely } from 'kysely';
+import { PreparedQuery } from '../../db/prepared.js';
 import type { Database } from '../../db/tables.js';
 import { signToken } from '../../lib/signed-token.js';
 import type { Result } from '../../lib/result.js';
@@ -52,8 +53,10 @@ export function snapshotStateRoots(snapshot: Pick<SnapshotRow, 'id' | 'definitio
   return parsedSnapshot(snapshot).roots;
 }
 
+const SNAPSHOT_BY_ID = new PreparedQuery((db, p: { organizationId: string; id: string }) => db.selectFrom('template_snapshots').selectAll().where('organization_id', '=', p.organizationId).where('id', '=', p.id));
+
 export function selectSnapshotById(db: Kysely<Database>, organizationId: string, id: string): Promise<SnapshotRow | undefined> {
-  return db.selectFrom('template_snapshots').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+  return SNAPSHOT_BY_ID.first(db, { organizationId, id });
 }
 
 /** Signed links of emails.md §9 (unsubscribe and preferences tokens do not expire). */

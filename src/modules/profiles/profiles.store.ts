@@ -3,6 +3,7 @@
  * every request are fixed `Statement`s (see src/db/statement.ts); the rest use the builder.
  */
 import type { Kysely } from 'kysely';
+import { PreparedQuery } from '../../db/prepared.js';
 import { Statement, StatementFamily } from '../../db/statement.js';
 import type { Database, IdentityKind, ProfilePropertiesTable, ProfilesTable } from '../../db/tables.js';
 
@@ -92,8 +93,10 @@ export async function upsertAnonymousIdLink(
     .execute();
 }
 
+const PROFILE = new PreparedQuery((db, p: { organizationId: string; id: string }) => db.selectFrom('profiles').selectAll().where('organization_id', '=', p.organizationId).where('id', '=', p.id));
+
 export function selectProfile(db: Kysely<Database>, organizationId: string, id: string): Promise<ProfileRow | undefined> {
-  return db.selectFrom('profiles').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+  return PROFILE.first(db, { organizationId, id });
 }
 
 export async function countProfileRows(db: Kysely<Database>, organizationId: string): Promise<number> {
@@ -136,8 +139,10 @@ export async function touchProfile(db: Kysely<Database>, id: string, updatedAt: 
   else await touchProfileWithPhone.all(db, [updatedAt, phone, id]);
 }
 
+const PROPERTIES = new PreparedQuery((db, p: { profileId: string }) => db.selectFrom('profile_properties').selectAll().where('profile_id', '=', p.profileId).orderBy('key'));
+
 export function selectProperties(db: Kysely<Database>, profileId: string): Promise<PropertyRow[]> {
-  return db.selectFrom('profile_properties').selectAll().where('profile_id', '=', profileId).orderBy('key').execute();
+  return PROPERTIES.all(db, { profileId });
 }
 
 export async function selectPropertyValue(db: Kysely<Database>, profileId: string, key: string): Promise<string | undefined> {

@@ -1,12 +1,15 @@
 /** SQL for Domains and SenderProfiles. */
 import { sql, type Kysely } from 'kysely';
+import { PreparedQuery } from '../../db/prepared.js';
 import type { Database, DomainsTable, SenderProfilesTable } from '../../db/tables.js';
 
 export type SenderProfileRow = SenderProfilesTable;
 export type DomainRow = DomainsTable;
 
+const SENDER_PROFILE = new PreparedQuery((db, p: { organizationId: string; id: string }) => db.selectFrom('sender_profiles').selectAll().where('organization_id', '=', p.organizationId).where('id', '=', p.id));
+
 export function selectSenderProfile(db: Kysely<Database>, organizationId: string, id: string): Promise<SenderProfileRow | undefined> {
-  return db.selectFrom('sender_profiles').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+  return SENDER_PROFILE.first(db, { organizationId, id });
 }
 
 export function selectSenderProfileByEmail(db: Kysely<Database>, organizationId: string, email: string): Promise<SenderProfileRow | undefined> {
@@ -20,8 +23,11 @@ export function selectSenderProfileByEmail(db: Kysely<Database>, organizationId:
  */
 const IS_DEFAULT = sql.lit(1);
 
+const DEFAULT_SENDER_PROFILE = new PreparedQuery((db, p: { organizationId: string }) =>
+  db.selectFrom('sender_profiles').selectAll().where('organization_id', '=', p.organizationId).where('is_default', '=', IS_DEFAULT));
+
 export function selectDefaultSenderProfile(db: Kysely<Database>, organizationId: string): Promise<SenderProfileRow | undefined> {
-  return db.selectFrom('sender_profiles').selectAll().where('organization_id', '=', organizationId).where('is_default', '=', IS_DEFAULT).executeTakeFirst();
+  return DEFAULT_SENDER_PROFILE.first(db, { organizationId });
 }
 
 /** Newest first (id descending), strictly before `beforeId` when given. */
@@ -76,8 +82,10 @@ export async function insertDomain(db: Kysely<Database>, row: DomainRow): Promis
   await db.insertInto('domains').values(row).execute();
 }
 
+const DOMAIN = new PreparedQuery((db, p: { organizationId: string; id: string }) => db.selectFrom('domains').selectAll().where('organization_id', '=', p.organizationId).where('id', '=', p.id));
+
 export function selectDomain(db: Kysely<Database>, organizationId: string, id: string): Promise<DomainRow | undefined> {
-  return db.selectFrom('domains').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+  return DOMAIN.first(db, { organizationId, id });
 }
 
 export function selectDomainByName(db: Kysely<Database>, organizationId: string, name: string): Promise<DomainRow | undefined> {

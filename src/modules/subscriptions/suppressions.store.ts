@@ -1,11 +1,14 @@
 /** SQL for the suppression list. Rows are found by `email_hash`, never by the clear address. */
 import type { Kysely } from 'kysely';
+import { PreparedQuery } from '../../db/prepared.js';
 import type { Database, SuppressionReason, SuppressionsTable } from '../../db/tables.js';
 
 export type SuppressionRow = SuppressionsTable;
 
+const SUPPRESSION_BY_HASH = new PreparedQuery((db, p: { organizationId: string; emailHash: string }) => db.selectFrom('suppressions').selectAll().where('organization_id', '=', p.organizationId).where('email_hash', '=', p.emailHash));
+
 export function selectSuppressionByHash(db: Kysely<Database>, organizationId: string, emailHash: string): Promise<SuppressionRow | undefined> {
-  return db.selectFrom('suppressions').selectAll().where('organization_id', '=', organizationId).where('email_hash', '=', emailHash).executeTakeFirst();
+  return SUPPRESSION_BY_HASH.first(db, { organizationId, emailHash });
 }
 
 /** Inserts unless the address is already listed; true when a row was inserted. */

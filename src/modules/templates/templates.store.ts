@@ -1,5 +1,6 @@
 /** SQL for Templates and TemplateSnapshots. Definitions are stored as JSON text. */
 import type { Kysely } from 'kysely';
+import { PreparedQuery } from '../../db/prepared.js';
 import type { Database, TemplateSnapshotsTable, TemplatesTable } from '../../db/tables.js';
 
 export type TemplateRow = TemplatesTable;
@@ -9,8 +10,10 @@ export async function insertTemplate(db: Kysely<Database>, row: TemplateRow): Pr
   await db.insertInto('templates').values(row).execute();
 }
 
+const TEMPLATE = new PreparedQuery((db, p: { organizationId: string; id: string }) => db.selectFrom('templates').selectAll().where('organization_id', '=', p.organizationId).where('id', '=', p.id));
+
 export function selectTemplate(db: Kysely<Database>, organizationId: string, id: string): Promise<TemplateRow | undefined> {
-  return db.selectFrom('templates').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+  return TEMPLATE.first(db, { organizationId, id });
 }
 
 export function selectTemplateByName(db: Kysely<Database>, organizationId: string, name: string): Promise<TemplateRow | undefined> {

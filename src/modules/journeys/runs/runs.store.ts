@@ -2,9 +2,10 @@
  * SQL of the run engine: runs, the step log, waits, entry decisions, the per-(journey, Profile)
  * entry state and entry keys. The three reads events.track makes on every request (journeys of
  * the event name, this Profile's waits and live runs) are fixed Statements (docs/adr/0003);
- * everything else uses the builder.
+ * the statements of every run's steps are PreparedQueries, built once; the rest uses the builder.
  */
 import type { Kysely } from 'kysely';
+import { PreparedQuery, preparedInsert, preparedUpdate } from '../../../db/prepared.js';
 import { Statement } from '../../../db/statement.js';
 import type {
   Database,
@@ -98,14 +99,17 @@ export async function countRunStarted(db: Kysely<Database>, row: { journeyId: st
     .execute();
 }
 
-export async function countRunFinished(db: Kysely<Database>, journeyId: string, profileId: string, now: number): Promise<void> {
-  await db
+const RUN_FINISHED = new PreparedQuery((db, p: { journeyId: string; profileId: string; now: number }) =>
+  db
     .updateTable('journey_profile_state')
-    .set((eb) => ({ active_runs: eb('active_runs', '-', 1), updated_at: now }))
-    .where('journey_id', '=', journeyId)
-    .where('profile_id', '=', profileId)
-    .where('active_runs', '>', 0)
-    .execute();
+    .set((eb) => ({ active_runs: eb('active_runs', '-', 1), updated_at: p.now }))
+    .where('journey_id', '=', p.journeyId)
+    .where('profile_id', '=', p.profileId)
+    .where('active_runs', '>', 0),
+);
+
+export async function countRunFinished(db: Kysely<Database>, journeyId: string, profileId: string, now: number): Promise<void> {
+  await RUN_FINISHED.run(db, { journeyId, profileId, now });
 }
 
 export async function entryKeyExists(db: Kysely<Database>, journeyId: string, profileId: string, key: string): Promise<boolean> {
@@ -130,9 +134,7 @@ export async function claimEntryKey(db: Kysely<Database>, row: { journeyId: stri
   return inserted !== undefined;
 }
 
-export async function insertRun(db: Kysely<Database>, row: RunRow): Promise<void> {
-  await db.insertInto('journey_runs').values(row).execute();
-}
+export const insertRun: (db: Kysely<Database>, row: RunRow) => Promise<void> = preparedInsert('journey_runs');
 
 export async function insertEntryDecision(db: Kysely<Database>, row: EntryDecisionRow): Promise<void> {
   await db.insertInto('journey_entry_decisions').values(row).execute();
@@ -145,21 +147,29 @@ export async function insertEntryDecision(db: Kysely<Database>, row: EntryDecisi
  * lock on PostgreSQL and the write lock on SQLite up front, so the step transaction never has to
  * upgrade a read lock later.
  */
-export function lockRun(db: Kysely<Database>, runId: string): Promise<RunRow | undefined> {
-  return db
+const LOCK_RUN = new PreparedQuery((db, p: { runId: string }) =>
+  db
     .updateTable('journey_runs')
     .set((eb) => ({ status: eb.ref('status') }))
-    .where('id', '=', runId)
-    .returningAll()
-    .executeTakeFirst();
+    .where('id', '=', p.runId)
+    .returningAll(),
+);
+
+export function lockRun(db: Kysely<Database>, runId: string): Promise<RunRow | undefined> {
+  return LOCK_RUN.first(db, { runId });
 }
+
+const RUN = new PreparedQuery((db, p: { organizationId: string; runId: string }) =>
+  db.selectFrom('journey_runs').selectAll().where('organization_id', '=', p.organizationId).where('id', '=', p.runId));
 
 export function selectRun(db: Kysely<Database>, organizationId: string, runId: string): Promise<RunRow | undefined> {
-  return db.selectFrom('journey_runs').selectAll().where('organization_id', '=', organizationId).where('id', '=', runId).executeTakeFirst();
+  return RUN.first(db, { organizationId, runId });
 }
 
+const UPDATE_RUN = preparedUpdate('journey_runs', 'id');
+
 export async function updateRun(db: Kysely<Database>, runId: string, changes: Partial<Omit<RunRow, 'id' | 'organization_id'>>): Promise<void> {
-  await db.updateTable('journey_runs').set(changes).where('id', '=', runId).execute();
+  await UPDATE_RUN(db, runId, changes);
 }
 
 /** Ends a live run; undefined when it had already finished (someone else ended it first). */
@@ -188,17 +198,27 @@ export function selectLiveRunIdsOfJourney(db: Kysely<Database>, organizationId: 
     .execute();
 }
 
+const STEP = new PreparedQuery((db, p: { runId: string; stepId: string }) =>
+  db.selectFrom('journey_run_steps').selectAll().where('run_id', '=', p.runId).where('step_id', '=', p.stepId));
+
 export function selectStep(db: Kysely<Database>, runId: string, stepId: string): Promise<RunStepRow | undefined> {
-  return db.selectFrom('journey_run_steps').selectAll().where('run_id', '=', runId).where('step_id', '=', stepId).executeTakeFirst();
+  return STEP.first(db, { runId, stepId });
 }
 
 export function selectSteps(db: Kysely<Database>, runId: string): Promise<RunStepRow[]> {
   return db.selectFrom('journey_run_steps').selectAll().where('run_id', '=', runId).orderBy('entered_at').orderBy('id').execute();
 }
 
-export async function insertStep(db: Kysely<Database>, row: RunStepRow): Promise<void> {
-  await db.insertInto('journey_run_steps').values(row).execute();
-}
+export const insertStep: (db: Kysely<Database>, row: RunStepRow) => Promise<void> = preparedInsert('journey_run_steps');
+
+const FINISH_WAITING_STEP = new PreparedQuery((db, p: { runId: string; stepId: string } & Pick<RunStepRow, 'status' | 'reason' | 'outcome' | 'completed_at'>) =>
+  db
+    .updateTable('journey_run_steps')
+    .set({ status: p.status, reason: p.reason, outcome: p.outcome, completed_at: p.completed_at })
+    .where('run_id', '=', p.runId)
+    .where('step_id', '=', p.stepId)
+    .where('status', '=', 'waiting'),
+);
 
 /** Finishes a `waiting` step; false when it was no longer waiting. */
 export async function finishWaitingStep(
@@ -207,14 +227,7 @@ export async function finishWaitingStep(
   stepId: string,
   changes: Pick<RunStepRow, 'status' | 'reason' | 'outcome' | 'completed_at'>,
 ): Promise<boolean> {
-  const result = await db
-    .updateTable('journey_run_steps')
-    .set(changes)
-    .where('run_id', '=', runId)
-    .where('step_id', '=', stepId)
-    .where('status', '=', 'waiting')
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  return (await FINISH_WAITING_STEP.run(db, { runId, stepId, ...changes })) > 0n;
 }
 
 export async function failStep(db: Kysely<Database>, id: string, now: number): Promise<void> {
@@ -233,15 +246,13 @@ export async function skipOpenSteps(db: Kysely<Database>, runId: string, now: nu
   return rows.map((r) => r.step_id);
 }
 
+const MATCHED_WAITS = new PreparedQuery((db, p: { runId: string }) =>
+  db.selectFrom('journey_run_steps').select(['step_id', 'outcome']).where('run_id', '=', p.runId).where('type', '=', 'wait_for_event').where('reason', '=', 'event_received'),
+);
+
 /** Outcomes of the run's wait_for_event steps that an event satisfied: stepId → matchedEventId. */
 export async function selectMatchedWaits(db: Kysely<Database>, runId: string): Promise<{ stepId: string; eventId: string }[]> {
-  const rows = await db
-    .selectFrom('journey_run_steps')
-    .select(['step_id', 'outcome'])
-    .where('run_id', '=', runId)
-    .where('type', '=', 'wait_for_event')
-    .where('reason', '=', 'event_received')
-    .execute();
+  const rows = await MATCHED_WAITS.all(db, { runId });
   const out: { stepId: string; eventId: string }[] = [];
   for (const row of rows) {
     const outcome = row.outcome === null ? null : (JSON.parse(row.outcome) as { matchedEventId?: unknown });
@@ -343,6 +354,8 @@ export function selectLiveRunSteps(db: Kysely<Database>, runIds: readonly string
   return db.selectFrom('journey_runs').select(['id', 'current_step_id']).where('id', 'in', runIds).where('status', 'in', LIVE_RUN_STATUSES).execute();
 }
 
+const JOURNEY_STATUS = new PreparedQuery((db, p: { journeyId: string }) => db.selectFrom('journeys').select(['status', 'organization_id']).where('id', '=', p.journeyId));
+
 export function selectJourneyStatus(db: Kysely<Database>, journeyId: string): Promise<Pick<JourneysTable, 'status' | 'organization_id'> | undefined> {
-  return db.selectFrom('journeys').select(['status', 'organization_id']).where('id', '=', journeyId).executeTakeFirst();
+  return JOURNEY_STATUS.first(db, { journeyId });
 }
