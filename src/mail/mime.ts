@@ -73,6 +73,7 @@ const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 const MESSAGE_ID = /^<[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+>$/;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const SEVEN_BIT = /^[\x00-\x7f]*$/;
+const BARE_LF = /\r?\n/g;
 const CONTROL_RUN = /[\x00-\x1f\x7f\u2028\u2029]+/g;
 
 /** Collapses every run of control characters (CR, LF, NUL, TAB…) to one space. */
@@ -152,9 +153,10 @@ export async function buildMime(input: MimeInput): Promise<BuiltMime> {
     text: normalizedBreaks(input.text),
     html: normalizedBreaks(input.html),
     baseBoundary: boundaryFor(input),
-    newline: 'win',
   }).compile();
-  const composed = (await node.build()).toString('latin1');
+  // CRLF by one replace over the whole message rather than MailComposer's `newline: 'win'`: that
+  // stream stage pushes every line as its own chunk, and cost more than the rest of the build.
+  const composed = (await node.build()).toString('latin1').replace(BARE_LF, '\r\n');
 
   // Extra headers are written here rather than through MailComposer, which re-cases names
   // (`…-Id` → `…-ID`) and would encode structured ASCII values whole (see the note above).
