@@ -9,10 +9,14 @@
  * call's values (see docs/adr/0003).
  *
  * The placeholders stand for whole values: `build` may put them where a value goes (`where`,
- * `set`, `values`, `limit`, `sql` interpolations) but may not compute with them, and a shape that
- * depends on the values (an `in` list, optional columns) is not one query. Coercing a placeholder
- * throws, and so does calling with an array or `undefined`; `preparedInsert` and
- * `preparedUpdate` key one query per set of columns for rows whose columns vary.
+ * `set`, `values`, `limit`, `sql` interpolations) but may not compute with them or branch on
+ * them, and a shape that depends on the values (an `in` list, optional columns) is not one query.
+ * What can be caught is refused: coercing a placeholder throws, a parameter read while building
+ * that does not end up as a value of the query throws (a branch on it), and so does calling with
+ * an array or `undefined`. A placeholder is an object, so `p.x ?? other` or `p.x === y` cannot be
+ * caught: do not write them. `preparedInsert` and `preparedUpdate` key one query per set of
+ * columns for rows whose columns vary. The compiled text is cached per dialect only: run these
+ * on the plain instance or its transactions, not through `withSchema` or `withPlugin`.
  */
 import { CompiledQuery, PostgresAdapter, type Compilable, type Insertable, type Kysely, type Updateable } from 'kysely';
 import type { Database } from './tables.js';
@@ -38,8 +42,7 @@ interface Compiled {
   slots: Slot[];
 }
 
-function placeholders<P extends Params>(): P {
-  const made = new Map<string, Placeholder>();
+function placeholders<P extends Params>(made: Map<string, Placeholder>): P {
   // Any property read yields that parameter's placeholder; the proxy stands for the `P` object.
   return new Proxy({}, {
     get(_target, key) {
@@ -100,8 +103,14 @@ export class PreparedQuery<P extends Params, Row> {
   }
 
   #compile(db: Kysely<Database>): Compiled {
-    const { sql, parameters } = this.#build(db, placeholders<P>()).compile();
-    return { sql, slots: parameters.map((value) => (value instanceof Placeholder ? { name: value.name } : { constant: value })) };
+    const read = new Map<string, Placeholder>();
+    const { sql, parameters } = this.#build(db, placeholders<P>(read)).compile();
+    const slots: Slot[] = parameters.map((value) => (value instanceof Placeholder ? { name: value.name } : { constant: value }));
+    const unused = [...read.keys()].filter((name) => !slots.some((slot) => 'name' in slot && slot.name === name));
+    if (unused.length > 0) {
+      throw new TypeError(`prepared query: parameter ${unused.join(', ')} was read while building but is not a value of the query (a branch on it?)`);
+    }
+    return { sql, slots };
   }
 }
 

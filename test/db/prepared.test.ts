@@ -68,22 +68,22 @@ forEachDialect('prepared queries', (dialect) => {
   });
 
   test('inserts write exactly the defined columns; updates change only the given ones and count rows', async () => {
-    await insertJob(db, job('a'));
-    const { last_error: _dropped, ...withoutError } = job('b', { last_error: 'kept?' });
-    await insertJob(db, { ...withoutError, last_error: undefined });
+    await insertJob(db, job('a', { last_error: 'earlier failure' }));
+    await insertJob(db, { ...job('b'), last_error: undefined });
     const rows = await db.selectFrom('jobs').select(['id', 'last_error', 'status']).orderBy('id').execute();
     assert.deepEqual(rows, [
-      { id: 'a', last_error: null, status: 'queued' },
+      { id: 'a', last_error: 'earlier failure', status: 'queued' },
       { id: 'b', last_error: null, status: 'queued' },
     ]);
 
+    // `undefined` leaves a column alone: a NULL written instead would erase a's last_error.
     assert.equal(await updateJob(db, 'a', { status: 'running', locked_by: 'w1', last_error: undefined }), 1n);
     assert.equal(await updateJob(db, 'b', { last_error: 'boom' }), 1n);
     assert.equal(await updateJob(db, 'missing', { last_error: 'boom' }), 0n);
     assert.equal(await updateJob(db, 'a', {}), 0n);
     const after = await db.selectFrom('jobs').select(['id', 'status', 'locked_by', 'last_error']).orderBy('id').execute();
     assert.deepEqual(after, [
-      { id: 'a', status: 'running', locked_by: 'w1', last_error: null },
+      { id: 'a', status: 'running', locked_by: 'w1', last_error: 'earlier failure' },
       { id: 'b', status: 'queued', locked_by: null, last_error: 'boom' },
     ]);
   });
@@ -100,9 +100,13 @@ forEachDialect('prepared queries', (dialect) => {
     assert.deepEqual(await db.selectFrom('jobs').select('id').execute(), []);
   });
 
-  test('refuses to compute with a placeholder, and calls with arrays or undefined', async () => {
+  test('refuses to compute or branch on a placeholder, and calls with arrays or undefined', async () => {
     const computed = new PreparedQuery((q, p: { at: number }) => q.selectFrom('jobs').select('id').where('run_at', '<=', (p.at as number) + 1000));
     await assert.rejects(computed.all(db, { at: 1 }), (error: unknown) => error instanceof TypeError && /parameter at was used in a computation/.test(error.message));
+
+    const branched = new PreparedQuery((q, p: { id: string; onlyQueued: boolean }) =>
+      q.selectFrom('jobs').select('id').where('id', '=', p.id).$if(p.onlyQueued, (b) => b.where('status', '=', 'queued')));
+    await assert.rejects(branched.all(db, { id: 'a', onlyQueued: false }), /parameter onlyQueued was read while building but is not a value of the query/);
 
     const byId = new PreparedQuery((q, p: { id: string | string[] | undefined }) => q.selectFrom('jobs').select('id').where('id', '=', p.id as string));
     await assert.rejects(byId.all(db, { id: ['a', 'b'] }), /parameter id must be a single value, not an array/);
