@@ -155,7 +155,7 @@ export async function buildMime(input: MimeInput): Promise<BuiltMime> {
     baseBoundary: boundaryFor(input),
   }).compile();
   // CRLF by one replace over the whole message rather than MailComposer's `newline: 'win'`: that
-  // stream stage pushes every line as its own chunk, and cost more than the rest of the build.
+  // stream stage pushes every line as its own chunk, and cost about as much as the rest of the build.
   const composed = (await node.build()).toString('latin1').replace(BARE_LF, '\r\n');
 
   // Extra headers are written here rather than through MailComposer, which re-cases names
