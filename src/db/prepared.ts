@@ -18,7 +18,8 @@
  * columns for rows whose columns vary. The compiled text is cached per dialect only: run these
  * on the plain instance or its transactions, not through `withSchema` or `withPlugin`.
  */
-import { CompiledQuery, PostgresAdapter, type Compilable, type Insertable, type Kysely, type Updateable } from 'kysely';
+import { CompiledQuery, type Compilable, type Insertable, type Kysely, type Updateable } from 'kysely';
+import { isPostgres } from './statement.js';
 import type { Database } from './tables.js';
 
 export type Params = Record<string, unknown>;
@@ -55,10 +56,6 @@ function placeholders<P extends Params>(made: Map<string, Placeholder>): P {
       return placeholder;
     },
   }) as P;
-}
-
-function isPostgres(db: Kysely<Database>): boolean {
-  return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
 export class PreparedQuery<P extends Params, Row> {

@@ -8,6 +8,11 @@
 import { CompiledQuery, PostgresAdapter, type Kysely } from 'kysely';
 import type { Database } from './tables.js';
 
+/** Whether `db` (an instance or one of its transactions) talks to PostgreSQL. */
+export function isPostgres(db: Kysely<Database>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
 export class Statement<Row = Record<string, unknown>> {
   readonly #sqlite: string;
   readonly #postgres: string;
@@ -18,7 +23,7 @@ export class Statement<Row = Record<string, unknown>> {
   }
 
   async all(db: Kysely<Database>, parameters: readonly unknown[]): Promise<Row[]> {
-    const text = db.getExecutor().adapter instanceof PostgresAdapter ? this.#postgres : this.#sqlite;
+    const text = isPostgres(db) ? this.#postgres : this.#sqlite;
     return (await db.executeQuery<Row>(CompiledQuery.raw(text, [...parameters]))).rows;
   }
 
