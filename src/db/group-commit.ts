@@ -8,6 +8,10 @@
  * (a unique-index race with another process, a database error, a bug). When a batch throws, it
  * is rolled back as a whole and each of its units is retried alone in its own transaction, so one
  * bad unit cannot fail its neighbours and a unit that lost a race re-reads the winner's row.
+ *
+ * A unit may also be an item of a `BatchKind`: the items of one kind that land in the same batch
+ * are handed to `many` together (one statement per step for the whole group instead of one per
+ * item), and `one` runs a single item when the batch is retried unit by unit.
  */
 import type { Transaction } from 'kysely';
 import type { Db } from './connect.js';
@@ -15,8 +19,19 @@ import type { Database } from './tables.js';
 
 export type UnitOfWork<T> = (trx: Transaction<Database>) => Promise<T>;
 
+/**
+ * Items that can be executed together. `many(trx, items)` must have exactly the effects and
+ * results of running `one` on each item in order inside `trx` (it may simply do that when a
+ * group is not one it can handle set-wise).
+ */
+export interface BatchKind<I, O> {
+  one(trx: Transaction<Database>, item: I): Promise<O>;
+  many(trx: Transaction<Database>, items: I[]): Promise<O[]>;
+}
+
 interface Pending {
   work: UnitOfWork<unknown>;
+  batched?: { kind: BatchKind<unknown, unknown>; item: unknown };
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -46,6 +61,19 @@ export class GroupCommitter {
   run<T>(work: UnitOfWork<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** One item of `kind`; items of the same kind that share a transaction go to `kind.many` together. */
+  runBatched<I, O>(kind: BatchKind<I, O>, item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.#queue.push({
+        work: (trx) => kind.one(trx, item),
+        batched: { kind: kind as BatchKind<unknown, unknown>, item },
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
       this.#schedule();
     });
   }
@@ -86,11 +114,7 @@ export class GroupCommitter {
   async #execute(batch: Pending[]): Promise<void> {
     let results: unknown[];
     try {
-      results = await this.#db.kysely.transaction().execute(async (trx) => {
-        const out: unknown[] = [];
-        for (const item of batch) out.push(await item.work(trx));
-        return out;
-      });
+      results = await this.#db.kysely.transaction().execute((trx) => runUnits(trx, batch));
     } catch (error) {
       if (batch.length === 1 && !isConflict(error)) {
         batch[0]!.reject(error);
@@ -124,6 +148,31 @@ export class GroupCommitter {
 }
 
 const MAX_CONFLICT_RETRIES = 4;
+
+/** The units of a batch in order; the items of a kind run together, where the first of them stands. */
+async function runUnits(trx: Transaction<Database>, batch: Pending[]): Promise<unknown[]> {
+  const out = new Array<unknown>(batch.length);
+  const groups = new Map<BatchKind<unknown, unknown>, number[]>();
+  batch.forEach((unit, i) => {
+    if (unit.batched === undefined) return;
+    const group = groups.get(unit.batched.kind);
+    if (group) group.push(i);
+    else groups.set(unit.batched.kind, [i]);
+  });
+  for (let i = 0; i < batch.length; i++) {
+    const unit = batch[i]!;
+    if (unit.batched === undefined) {
+      out[i] = await unit.work(trx);
+      continue;
+    }
+    const group = groups.get(unit.batched.kind)!;
+    if (group[0] !== i) continue;
+    const results = group.length === 1 ? [await unit.work(trx)] : await unit.batched.kind.many(trx, group.map((j) => batch[j]!.batched!.item));
+    if (results.length !== group.length) throw new Error(`a BatchKind returned ${results.length} results for ${group.length} items`);
+    group.forEach((j, k) => (out[j] = results[k]));
+  }
+  return out;
+}
 
 /** Unique violations, serialization failures and deadlocks (PostgreSQL), constraint and busy errors (SQLite). */
 export function isConflict(error: unknown): boolean {

@@ -47,6 +47,17 @@ function numberPlaceholders(text: string): string {
   return out;
 }
 
+/** `?, ?, …`: `count` placeholders, for an `in (…)` list. */
+export function placeholders(count: number): string {
+  return Array.from({ length: count }, () => '?').join(', ');
+}
+
+/** `(?, …), (?, …)`: `count` rows of `width` placeholders, for a multi-row `values`. */
+export function valueRows(count: number, width: number): string {
+  const row = `(${placeholders(width)})`;
+  return Array.from({ length: count }, () => row).join(', ');
+}
+
 /** Statements whose text depends only on a row count, built once per count. */
 export class StatementFamily<Row = Record<string, unknown>> {
   readonly #byCount = new Map<number, Statement<Row>>();

@@ -15,9 +15,9 @@
 import { createHash } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Statement } from '../db/statement.js';
+import { placeholders, Statement, StatementFamily, valueRows } from '../db/statement.js';
 import type { Database, IdempotencyRecordsTable } from '../db/tables.js';
-import type { GroupCommitter } from '../db/group-commit.js';
+import type { BatchKind, GroupCommitter } from '../db/group-commit.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import type { Clock } from '../lib/clock.js';
 import { HttpError } from './errors.js';
@@ -80,10 +80,28 @@ const insertRecord = new Statement(
   'insert into idempotency_records (organization_id, key, fingerprint, status_code, response_body, profile_id, created_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?)',
 );
 
+// The same two, for a group of keys of one organization (batched routes).
+const selectRecords = new StatementFamily<Pick<IdempotencyRecordsTable, 'key' | 'fingerprint' | 'status_code' | 'response_body' | 'expires_at'>>(
+  (count) => `select key, fingerprint, status_code, response_body, expires_at from idempotency_records where organization_id = ? and key in (${placeholders(count)})`,
+);
+const insertRecords = new StatementFamily(
+  (count) =>
+    `insert into idempotency_records (organization_id, key, fingerprint, status_code, response_body, profile_id, created_at, expires_at) values ${valueRows(count, 8)}`,
+);
+
 type Execution = { kind: 'fresh' | 'replay'; status: number; payload: string } | { kind: 'reuse' };
+
+interface Guarded<I> {
+  organizationId: string;
+  key: string;
+  fingerprint: string;
+  item: I;
+}
 
 export class IdempotencyGate {
   readonly #inFlight = new Set<string>();
+  /** The guarded form of each batch kind routes hand in, made once per kind. */
+  readonly #guardedKinds = new WeakMap<BatchKind<never, Outcome>, BatchKind<Guarded<unknown>, Execution>>();
 
   constructor(private readonly deps: IdempotencyDeps) {}
 
@@ -104,21 +122,50 @@ export class IdempotencyGate {
    * The outcome without sending it (batch items use it): the stored or fresh status and body.
    * Throws the idempotency conflicts as HttpErrors.
    */
-  async execute(
+  execute(
     guard: { organizationId: string; key: string | undefined; fingerprint: () => string },
     work: (trx: Transaction<Database>) => Promise<Outcome>,
   ): Promise<{ status: number; payload: string; replayed: boolean }> {
+    return this.#guarded(
+      guard,
+      () => this.deps.committer.run(work),
+      (organizationId, key, fingerprint) => this.deps.committer.run((trx) => this.#execute(trx, organizationId, key, fingerprint, work)),
+    );
+  }
+
+  /**
+   * `respond` for an item of a batch kind: concurrent requests of the kind share one group of
+   * statements (their keys are read together, their records written together).
+   */
+  async respondBatched<I>(
+    reply: FastifyReply,
+    guard: { organizationId: string; key: string | undefined; fingerprint: () => string },
+    kind: BatchKind<I, Outcome>,
+    item: I,
+  ): Promise<FastifyReply> {
+    const result = await this.#guarded(
+      guard,
+      () => this.deps.committer.runBatched(kind, item),
+      (organizationId, key, fingerprint) => this.deps.committer.runBatched(this.#guardedKind(kind), { organizationId, key, fingerprint, item }),
+    );
+    return send(reply, result.status, result.payload, result.replayed);
+  }
+
+  async #guarded(
+    guard: { organizationId: string; key: string | undefined; fingerprint: () => string },
+    unguarded: () => Promise<Outcome>,
+    run: (organizationId: string, key: string, fingerprint: string) => Promise<Execution>,
+  ): Promise<{ status: number; payload: string; replayed: boolean }> {
     const { organizationId, key } = guard;
     if (key === undefined) {
-      const outcome = await this.deps.committer.run(work);
+      const outcome = await unguarded();
       return { status: outcome.status, payload: JSON.stringify(outcome.body), replayed: false };
     }
     const slot = `${organizationId}\n${key}`;
     if (this.#inFlight.has(slot)) throw inProgress();
     this.#inFlight.add(slot);
     try {
-      const fingerprint = guard.fingerprint();
-      const result = await this.deps.committer.run((trx) => this.#execute(trx, organizationId, key, fingerprint, work));
+      const result = await run(organizationId, key, guard.fingerprint());
       if (result.kind === 'reuse') {
         throw new HttpError('idempotency_key_reuse', 'This Idempotency-Key was already used with a different request.');
       }
@@ -146,18 +193,74 @@ export class IdempotencyGate {
     }
     const outcome = await work(trx);
     const payload = JSON.stringify(outcome.body);
-    await insertRecord.all(trx, [
-      organizationId,
-      key,
-      fingerprint,
-      outcome.status,
-      outcome.replayBody === undefined ? payload : JSON.stringify(outcome.replayBody),
-      outcome.profileId ?? null,
-      now,
-      now + this.deps.ttlMs,
-    ]);
+    await insertRecord.all(trx, this.#recordValues(organizationId, key, fingerprint, outcome, payload, now));
     return { kind: 'fresh', status: outcome.status, payload };
   }
+
+  #recordValues(organizationId: string, key: string, fingerprint: string, outcome: Outcome, payload: string, now: number): unknown[] {
+    const stored = outcome.replayBody === undefined ? payload : JSON.stringify(outcome.replayBody);
+    return [organizationId, key, fingerprint, outcome.status, stored, outcome.profileId ?? null, now, now + this.deps.ttlMs];
+  }
+
+  #guardedKind<I>(kind: BatchKind<I, Outcome>): BatchKind<Guarded<I>, Execution> {
+    const known = this.#guardedKinds.get(kind as BatchKind<never, Outcome>);
+    if (known) return known as BatchKind<Guarded<I>, Execution>;
+    const guarded: BatchKind<Guarded<I>, Execution> = {
+      one: (trx, g) => this.#execute(trx, g.organizationId, g.key, g.fingerprint, (t) => kind.one(t, g.item)),
+      many: (trx, items) => this.#executeMany(trx, kind, items),
+    };
+    this.#guardedKinds.set(kind as BatchKind<never, Outcome>, guarded as BatchKind<Guarded<unknown>, Execution>);
+    return guarded;
+  }
+
+  /**
+   * `#execute` for a group at once: the keys are read per organization in one statement, fresh
+   * items run through `kind.many`, and their records are inserted in one statement. Keys are
+   * distinct within a group (the in-flight guard). An expired record still present (a purge not
+   * yet run) sends the group the one-by-one way, which deletes it first.
+   */
+  async #executeMany<I>(trx: Transaction<Database>, kind: BatchKind<I, Outcome>, items: Guarded<I>[]): Promise<Execution[]> {
+    const now = this.deps.clock.now();
+    const stored = new Map<string, { fingerprint: string; status_code: number; response_body: string; expires_at: number }>();
+    for (const [organizationId, keys] of keysByOrganization(items)) {
+      for (const row of await selectRecords.of(keys.length).all(trx, [organizationId, ...keys])) stored.set(`${organizationId}\n${row.key}`, row);
+    }
+    if ([...stored.values()].some((row) => row.expires_at <= now)) {
+      const out: Execution[] = [];
+      for (const g of items) out.push(await this.#execute(trx, g.organizationId, g.key, g.fingerprint, (t) => kind.one(t, g.item)));
+      return out;
+    }
+    const results = new Array<Execution>(items.length);
+    const fresh: number[] = [];
+    items.forEach((g, i) => {
+      const existing = stored.get(`${g.organizationId}\n${g.key}`);
+      if (existing === undefined) fresh.push(i);
+      else if (existing.fingerprint !== g.fingerprint) results[i] = { kind: 'reuse' };
+      else results[i] = { kind: 'replay', status: existing.status_code, payload: existing.response_body };
+    });
+    if (fresh.length === 0) return results;
+    const freshItems = fresh.map((i) => items[i]!);
+    const outcomes = freshItems.length === 1 ? [await kind.one(trx, freshItems[0]!.item)] : await kind.many(trx, freshItems.map((g) => g.item));
+    const values: unknown[] = [];
+    freshItems.forEach((g, k) => {
+      const outcome = outcomes[k]!;
+      const payload = JSON.stringify(outcome.body);
+      values.push(...this.#recordValues(g.organizationId, g.key, g.fingerprint, outcome, payload, now));
+      results[fresh[k]!] = { kind: 'fresh', status: outcome.status, payload };
+    });
+    await insertRecords.of(freshItems.length).all(trx, values);
+    return results;
+  }
+}
+
+function keysByOrganization(items: Guarded<unknown>[]): Map<string, string[]> {
+  const byOrganization = new Map<string, string[]>();
+  for (const g of items) {
+    const keys = byOrganization.get(g.organizationId);
+    if (keys) keys.push(g.key);
+    else byOrganization.set(g.organizationId, [g.key]);
+  }
+  return byOrganization;
 }
 
 function inProgress(): HttpError {

@@ -232,6 +232,8 @@ forEachDialect('events.track', (dialect) => {
           if (fail) throw new Error('journey evaluation exploded');
           return { matchedJourneys: 0, enrolledJourneys: 0, skippedJourneys: 0 };
         },
+        // Always in play, so every event is evaluated (the group path skips evaluation otherwise).
+        mayTouch: async () => true,
       },
     });
     try {
@@ -267,6 +269,7 @@ forEachDialect('events.track', (dialect) => {
           if (e.event === 'poison') throw new Error('poison');
           return { matchedJourneys: 0, enrolledJourneys: 0, skippedJourneys: 0 };
         },
+        mayTouch: async () => true,
       },
     });
     try {

@@ -8,14 +8,17 @@ import { principalOf } from '../../http/auth.js';
 import { domainHttpError, errorOutcome } from '../../http/domain-errors.js';
 import { toHttpError } from '../../http/error-handler.js';
 import { HttpError, validationError, type FieldError } from '../../http/errors.js';
-import { readIdempotencyKey, requestFingerprint } from '../../http/idempotency.js';
+import { readIdempotencyKey, requestFingerprint, type Outcome } from '../../http/idempotency.js';
+import type { BatchKind } from '../../db/group-commit.js';
+import type { Result } from '../../lib/result.js';
 import { ErrorResponses } from '../../http/openapi.js';
 import type { RouteContext } from '../../http/route-context.js';
 import { pageOf, pageStart } from '../../http/pagination.js';
 import { canonicalEmail, parseDateTime } from '../../http/validation.js';
 import { escapeToken } from '../../lib/json-pointer.js';
 import { EventIdParams, ListEventsQuery, TrackEventBody, TrackEventResponse, UserEventSchema } from './events.schema.js';
-import { toUserEventView, trackEvent } from './events.service.js';
+import { toUserEventView, trackEvent, type TrackDeps, type TrackError, type TrackInput, type TrackResult } from './events.service.js';
+import { trackEvents } from './track-many.js';
 import { selectUserEvent, selectUserEventsPage } from './events.store.js';
 import { redactTrackBody } from './redaction.js';
 
@@ -40,9 +43,45 @@ function checkTrackLimits(body: TrackEventBody, data: Record<string, unknown>, n
   return errors;
 }
 
+function trackInput(organizationId: string, body: TrackEventBody, data: Record<string, unknown>, redactedPaths: string[], receivedAt: number): TrackInput {
+  return {
+    organizationId,
+    event: body.event,
+    ...(body.profile.email !== undefined ? { email: canonicalEmail(body.profile.email) } : {}),
+    ...(body.profile.externalId !== undefined ? { externalId: body.profile.externalId } : {}),
+    ...(body.profile.properties !== undefined ? { properties: body.profile.properties } : {}),
+    data,
+    redactedPaths,
+    referenceId: body.referenceId ?? null,
+    occurredAt: body.occurredAt !== undefined ? parseDateTime(body.occurredAt)! : receivedAt,
+    receivedAt,
+  };
+}
+
+/** A POST /api/v1/events request: its validation failure, or what to track. */
+type TrackRequest = { invalid: HttpError } | { input: TrackInput };
+
+function trackOutcome(result: Result<TrackResult, TrackError>): Outcome {
+  if (!result.ok) return errorOutcome(domainHttpError(result.error));
+  return { status: 202, body: result.value, profileId: result.value.profileId };
+}
+
+/** Concurrent track requests share their statements (`trackEvents`); each still gets its own outcome. */
+function trackBatchKind(deps: TrackDeps): BatchKind<TrackRequest, Outcome> {
+  return {
+    one: async (trx, request) => ('invalid' in request ? errorOutcome(request.invalid) : trackOutcome(await trackEvent(trx, deps, request.input))),
+    many: async (trx, requests) => {
+      const results = await trackEvents(trx, deps, requests.flatMap((r) => ('input' in r ? [r.input] : [])));
+      let next = 0;
+      return requests.map((r) => ('invalid' in r ? errorOutcome(r.invalid) : trackOutcome(results[next++]!)));
+    },
+  };
+}
+
 export function registerEventRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { deps, idempotency } = ctx;
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+  const trackRequests = trackBatchKind(deps);
 
   typed.post(
     '/api/v1/events',
@@ -71,26 +110,12 @@ export function registerEventRoutes(app: FastifyInstance, ctx: RouteContext): vo
         const limits = checkTrackLimits(body, data, receivedAt);
         if (limits.length > 0) invalid = validationError(limits);
       }
-      return idempotency.respond(
+      const track: TrackRequest = invalid !== null ? { invalid } : { input: trackInput(organizationId, body, data, redactedPaths, receivedAt) };
+      return idempotency.respondBatched(
         reply,
         { organizationId, key, fingerprint: () => requestFingerprint('POST', request.url, raw) },
-        async (trx) => {
-          if (invalid !== null) return errorOutcome(invalid);
-          const result = await trackEvent(trx, deps, {
-            organizationId,
-            event: body.event,
-            ...(body.profile.email !== undefined ? { email: canonicalEmail(body.profile.email) } : {}),
-            ...(body.profile.externalId !== undefined ? { externalId: body.profile.externalId } : {}),
-            ...(body.profile.properties !== undefined ? { properties: body.profile.properties } : {}),
-            data,
-            redactedPaths,
-            referenceId: body.referenceId ?? null,
-            occurredAt: body.occurredAt !== undefined ? parseDateTime(body.occurredAt)! : receivedAt,
-            receivedAt,
-          });
-          if (!result.ok) return errorOutcome(domainHttpError(result.error));
-          return { status: 202, body: result.value, profileId: result.value.profileId };
-        },
+        trackRequests,
+        track,
       );
     },
   );

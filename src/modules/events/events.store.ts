@@ -1,20 +1,30 @@
 /** SQL for UserEvents. The insert is on every events.track request, so it is a fixed Statement. */
 import type { Kysely } from 'kysely';
-import { Statement } from '../../db/statement.js';
+import { StatementFamily, valueRows } from '../../db/statement.js';
 import type { Database, UserEventsTable } from '../../db/tables.js';
 
 export type UserEventRow = UserEventsTable;
 
-const insertRow = new Statement(
-  `insert into user_events (id, organization_id, profile_id, type, event, data, redacted_paths, reference_id, occurred_at, received_at, source, message_id, user_id, anonymous_id, context)
-   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+const insertRows = new StatementFamily(
+  (count) =>
+    `insert into user_events (id, organization_id, profile_id, type, event, data, redacted_paths, reference_id, occurred_at, received_at, source, message_id, user_id, anonymous_id, context)
+     values ${valueRows(count, 15)}`,
 );
 
 export async function insertUserEvent(db: Kysely<Database>, r: UserEventRow): Promise<void> {
-  await insertRow.all(db, [
-    r.id, r.organization_id, r.profile_id, r.type, r.event, r.data, r.redacted_paths, r.reference_id,
-    r.occurred_at, r.received_at, r.source, r.message_id, r.user_id, r.anonymous_id, r.context,
-  ]);
+  await insertUserEvents(db, [r]);
+}
+
+/** Several UserEvents in one statement. */
+export async function insertUserEvents(db: Kysely<Database>, rows: UserEventRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await insertRows.of(rows.length).all(
+    db,
+    rows.flatMap((r) => [
+      r.id, r.organization_id, r.profile_id, r.type, r.event, r.data, r.redacted_paths, r.reference_id,
+      r.occurred_at, r.received_at, r.source, r.message_id, r.user_id, r.anonymous_id, r.context,
+    ]),
+  );
 }
 
 export function selectUserEvent(db: Kysely<Database>, organizationId: string, id: string): Promise<UserEventRow | undefined> {

@@ -24,8 +24,16 @@ export interface JourneyEvaluation {
 
 export interface JourneyEvaluator {
   evaluateEvent(trx: Transaction<Database>, event: TrackedEventContext): Promise<JourneyEvaluation>;
+  /**
+   * Whether events of these names for these Profiles could touch any journey (an Active journey
+   * entered by one of the names, a live run or a wait of one of the Profiles). When it answers
+   * false, `evaluateEvent` would write nothing and count zeros for every one of them, and
+   * nothing it skips could make a later one of them touch a journey.
+   */
+  mayTouch(trx: Transaction<Database>, organizationId: string, events: string[], profileIds: string[]): Promise<boolean>;
 }
 
 export const noJourneys: JourneyEvaluator = {
   evaluateEvent: async () => ({ matchedJourneys: 0, enrolledJourneys: 0, skippedJourneys: 0 }),
+  mayTouch: async () => false,
 };

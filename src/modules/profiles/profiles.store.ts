@@ -4,7 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import { PreparedQuery } from '../../db/prepared.js';
-import { Statement, StatementFamily } from '../../db/statement.js';
+import { placeholders, Statement, StatementFamily, valueRows } from '../../db/statement.js';
 import type { Database, IdentityKind, ProfilePropertiesTable, ProfilesTable } from '../../db/tables.js';
 
 export type ProfileRow = ProfilesTable;
@@ -34,21 +34,42 @@ export async function selectIdentityOwners(
   return { byEmail: owner('email'), byExternalId: owner('external_id') };
 }
 
-const insertProfileRow = new Statement(
-  'insert into profiles (id, organization_id, email, external_id, phone, sources, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?)',
+const selectOwnersIn = new StatementFamily<ProfileRow & { value: string }>(
+  (count) =>
+    `select i.value, ${PROFILE_COLUMNS} from profile_identities i inner join profiles p on p.id = i.profile_id
+     where i.organization_id = ? and i.kind = ? and i.value in (${placeholders(count)})`,
+);
+
+/** The Profiles owning any of `values` (identities of one kind), by value: a group's lookups in one statement. */
+export async function selectIdentityOwnersIn(db: Kysely<Database>, organizationId: string, kind: IdentityKind, values: string[]): Promise<Map<string, ProfileRow>> {
+  const owners = new Map<string, ProfileRow>();
+  if (values.length === 0) return owners;
+  for (const { value, ...profile } of await selectOwnersIn.of(values.length).all(db, [organizationId, kind, ...values])) owners.set(value, profile);
+  return owners;
+}
+
+const insertProfileRows = new StatementFamily(
+  (count) => `insert into profiles (id, organization_id, email, external_id, phone, sources, created_at, updated_at) values ${valueRows(count, 8)}`,
 );
 
 export async function insertProfile(db: Kysely<Database>, row: ProfileRow): Promise<void> {
-  await insertProfileRow.all(db, [row.id, row.organization_id, row.email, row.external_id, row.phone, row.sources, row.created_at, row.updated_at]);
+  await insertProfiles(db, [row]);
 }
 
-const insertIdentityRow = new Statement('insert into profile_identities (organization_id, kind, value, profile_id, created_at) values (?, ?, ?, ?, ?)');
+export async function insertProfiles(db: Kysely<Database>, rows: ProfileRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const parameters = rows.flatMap((r) => [r.id, r.organization_id, r.email, r.external_id, r.phone, r.sources, r.created_at, r.updated_at]);
+  await insertProfileRows.of(rows.length).all(db, parameters);
+}
+
+const insertIdentityRows = new StatementFamily((count) => `insert into profile_identities (organization_id, kind, value, profile_id, created_at) values ${valueRows(count, 5)}`);
 
 export async function insertIdentities(
   db: Kysely<Database>,
   rows: { organization_id: string; kind: IdentityKind; value: string; profile_id: string; created_at: number }[],
 ): Promise<void> {
-  for (const r of rows) await insertIdentityRow.all(db, [r.organization_id, r.kind, r.value, r.profile_id, r.created_at]);
+  if (rows.length === 0) return;
+  await insertIdentityRows.of(rows.length).all(db, rows.flatMap((r) => [r.organization_id, r.kind, r.value, r.profile_id, r.created_at]));
 }
 
 export async function deleteIdentity(db: Kysely<Database>, organizationId: string, kind: IdentityKind, value: string): Promise<void> {
@@ -114,7 +135,7 @@ export async function updateProfile(
 
 const upsertPropertyRows = new StatementFamily<{ key: string }>(
   (count) =>
-    `insert into profile_properties (organization_id, profile_id, key, value_json, source, updated_at, event_id) values ${Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
+    `insert into profile_properties (organization_id, profile_id, key, value_json, source, updated_at, event_id) values ${valueRows(count, 7)}
      on conflict (profile_id, key) do update set value_json = excluded.value_json, source = excluded.source, updated_at = excluded.updated_at, event_id = excluded.event_id
      where profile_properties.updated_at <= excluded.updated_at
      returning key`,
@@ -137,6 +158,26 @@ const touchProfileWithPhone = new Statement('update profiles set updated_at = ?,
 export async function touchProfile(db: Kysely<Database>, id: string, updatedAt: number, phone?: string | null): Promise<void> {
   if (phone === undefined) await touchProfileRow.all(db, [updatedAt, id]);
   else await touchProfileWithPhone.all(db, [updatedAt, phone, id]);
+}
+
+const touchProfileRows = new StatementFamily((count) => `update profiles set updated_at = ? where id in (${placeholders(count)})`);
+
+/** `touchProfile` without a phone change for several Profiles at once. */
+export async function touchProfiles(db: Kysely<Database>, ids: string[], updatedAt: number): Promise<void> {
+  if (ids.length === 0) return;
+  await touchProfileRows.of(ids.length).all(db, [updatedAt, ...ids]);
+}
+
+const selectPropertyStampRows = new StatementFamily<{ profile_id: string; key: string; updated_at: number }>(
+  (count) => `select profile_id, key, updated_at from profile_properties where profile_id in (${placeholders(count)})`,
+);
+
+/** When each stored property of these Profiles was last written, by `<profileId>\n<key>`. */
+export async function selectPropertyStamps(db: Kysely<Database>, profileIds: string[]): Promise<Map<string, number>> {
+  const stamps = new Map<string, number>();
+  if (profileIds.length === 0) return stamps;
+  for (const row of await selectPropertyStampRows.of(profileIds.length).all(db, profileIds)) stamps.set(`${row.profile_id}\n${row.key}`, Number(row.updated_at));
+  return stamps;
 }
 
 const PROPERTIES = new PreparedQuery((db, p: { profileId: string }) => db.selectFrom('profile_properties').selectAll().where('profile_id', '=', p.profileId).orderBy('key'));

@@ -25,6 +25,7 @@ import { decideEligibility, enrollRun, recordEntryDecision, type EntryRequest } 
 import { enqueueStep, exitRun, timerJobKey, type JobDeps } from './lifecycle.js';
 import { conditionRoots, loadRunState, profileState, type RunState, type StateDeps } from './run-state.js';
 import {
+  anyEventTouchpoint,
   cancelQueuedJobs,
   finishWaitingStep,
   lockRun,
@@ -47,6 +48,7 @@ export function createJourneyEvaluator(deps: EvaluatorDeps): JourneyEvaluator {
       await resumeWaitingRuns(trx, deps, event, touchpoints.waits);
       return { matchedJourneys: counts.matched, enrolledJourneys: counts.enrolled, skippedJourneys: counts.matched - counts.enrolled };
     },
+    mayTouch: (trx, organizationId, events, profileIds) => anyEventTouchpoint(trx, organizationId, events, profileIds),
   };
 }
 

@@ -4,7 +4,7 @@
  * the event name, this Profile's waits and live runs) are fixed Statements (docs/adr/0003);
  * the statements of every run's steps are PreparedQueries, built once; the rest uses the builder.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { PreparedQuery, preparedInsert, preparedUpdate } from '../../../db/prepared.js';
 import { Statement } from '../../../db/statement.js';
 import type {
@@ -63,6 +63,25 @@ export async function selectEventTouchpoints(db: Kysely<Database>, organizationI
   out.liveRuns.sort(byId);
   out.waits.sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
   return out;
+}
+
+/**
+ * `selectEventTouchpoints` for a group of events at once, as a yes/no: any Active journey entered
+ * by one of the names, any live run of one of the Profiles, any wait of one of them for one of
+ * the names. One statement, stopping at the first row.
+ */
+export async function anyEventTouchpoint(db: Kysely<Database>, organizationId: string, events: string[], profileIds: string[]): Promise<boolean> {
+  if (events.length === 0) return false;
+  const names = sql.join(events);
+  let query = sql`select 1 as hit from journeys where organization_id = ${organizationId} and entry_event in (${names}) and status = 'Active'`;
+  if (profileIds.length > 0) {
+    const ids = sql.join(profileIds);
+    query = sql`${query}
+      union all select 1 from journey_runs where organization_id = ${organizationId} and profile_id in (${ids}) and status in ('queued', 'running')
+      union all select 1 from journey_waits where organization_id = ${organizationId} and profile_id in (${ids}) and event in (${names}) and status = 'waiting'`;
+  }
+  const { rows } = await sql<{ hit: number }>`select hit from (${query}) touchpoints limit 1`.execute(db);
+  return rows.length > 0;
 }
 
 // ---- entry ----
