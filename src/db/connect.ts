@@ -25,12 +25,13 @@ export interface Db {
 }
 
 const INT8_OID = 20;
-const STATEMENT_CACHE_SIZE = 500;
+/** Grouped statements come in one text per row count (up to a few hundred per statement). */
+const STATEMENT_CACHE_SIZE = 2000;
 
 /**
  * Kysely prepares every query anew; preparing is a large share of a short SQLite statement's cost.
  * Statements are reusable (better-sqlite3 runs them synchronously), so the SQL text keys a
- * bounded cache of prepared statements.
+ * bounded cache of prepared statements, least recently used out first.
  */
 function withStatementCache(sqlite: SqliteDatabase.Database): KyselySqliteDatabase {
   const cache = new Map<string, SqliteDatabase.Statement>();
@@ -40,8 +41,10 @@ function withStatementCache(sqlite: SqliteDatabase.Database): KyselySqliteDataba
       if (statement === undefined) {
         statement = sqlite.prepare(source);
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
-        cache.set(source, statement);
+      } else {
+        cache.delete(source);
       }
+      cache.set(source, statement);
       return statement;
     },
     close: () => sqlite.close(),
