@@ -58,6 +58,9 @@ export function valueRows(count: number, width: number): string {
   return Array.from({ length: count }, () => row).join(', ');
 }
 
+/** Parameters per statement of `StatementFamily.allRows`: far below SQLite's 32,766 and PostgreSQL's 65,535. */
+const MAX_PARAMETERS = 10_000;
+
 /** Statements whose text depends only on a row count, built once per count. */
 export class StatementFamily<Row = Record<string, unknown>> {
   readonly #byCount = new Map<number, Statement<Row>>();
@@ -70,5 +73,20 @@ export class StatementFamily<Row = Record<string, unknown>> {
       this.#byCount.set(count, statement);
     }
     return statement;
+  }
+
+  /**
+   * A multi-row statement over `rows` (the parameters of each row, all of one width), in as few
+   * statements as the parameter limit allows; the result rows of all of them.
+   */
+  async allRows(db: Kysely<Database>, rows: readonly (readonly unknown[])[]): Promise<Row[]> {
+    if (rows.length === 0) return [];
+    const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / rows[0]!.length));
+    const out: Row[] = [];
+    for (let i = 0; i < rows.length; i += perStatement) {
+      const chunk = rows.slice(i, i + perStatement);
+      out.push(...(await this.of(chunk.length).all(db, chunk.flat())));
+    }
+    return out;
   }
 }

@@ -241,16 +241,25 @@ export class IdempotencyGate {
     if (fresh.length === 0) return results;
     const freshItems = fresh.map((i) => items[i]!);
     const outcomes = freshItems.length === 1 ? [await kind.one(trx, freshItems[0]!.item)] : await kind.many(trx, freshItems.map((g) => g.item));
-    const values: unknown[] = [];
+    if (outcomes.length !== freshItems.length) throw new Error(`a BatchKind returned ${outcomes.length} outcomes for ${freshItems.length} items`);
+    const records: unknown[][] = [];
     freshItems.forEach((g, k) => {
       const outcome = outcomes[k]!;
       const payload = JSON.stringify(outcome.body);
-      values.push(...this.#recordValues(g.organizationId, g.key, g.fingerprint, outcome, payload, now));
+      records.push(this.#recordValues(g.organizationId, g.key, g.fingerprint, outcome, payload, now));
       results[fresh[k]!] = { kind: 'fresh', status: outcome.status, payload };
     });
-    await insertRecords.of(freshItems.length).all(trx, values);
+    // In key order, so two processes inserting overlapping keys wait on each other rather than deadlock.
+    records.sort((a, b) => compareKeys(a, b));
+    await insertRecords.allRows(trx, records);
     return results;
   }
+}
+
+function compareKeys(a: unknown[], b: unknown[]): number {
+  const x = `${String(a[0])}\n${String(a[1])}`;
+  const y = `${String(b[0])}\n${String(b[1])}`;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 function keysByOrganization(items: Guarded<unknown>[]): Map<string, string[]> {

@@ -17,10 +17,9 @@ export async function insertUserEvent(db: Kysely<Database>, r: UserEventRow): Pr
 
 /** Several UserEvents in one statement. */
 export async function insertUserEvents(db: Kysely<Database>, rows: UserEventRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await insertRows.of(rows.length).all(
+  await insertRows.allRows(
     db,
-    rows.flatMap((r) => [
+    rows.map((r) => [
       r.id, r.organization_id, r.profile_id, r.type, r.event, r.data, r.redacted_paths, r.reference_id,
       r.occurred_at, r.received_at, r.source, r.message_id, r.user_id, r.anonymous_id, r.context,
     ]),

@@ -57,9 +57,7 @@ export async function insertProfile(db: Kysely<Database>, row: ProfileRow): Prom
 }
 
 export async function insertProfiles(db: Kysely<Database>, rows: ProfileRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  const parameters = rows.flatMap((r) => [r.id, r.organization_id, r.email, r.external_id, r.phone, r.sources, r.created_at, r.updated_at]);
-  await insertProfileRows.of(rows.length).all(db, parameters);
+  await insertProfileRows.allRows(db, rows.map((r) => [r.id, r.organization_id, r.email, r.external_id, r.phone, r.sources, r.created_at, r.updated_at]));
 }
 
 const insertIdentityRows = new StatementFamily((count) => `insert into profile_identities (organization_id, kind, value, profile_id, created_at) values ${valueRows(count, 5)}`);
@@ -68,8 +66,7 @@ export async function insertIdentities(
   db: Kysely<Database>,
   rows: { organization_id: string; kind: IdentityKind; value: string; profile_id: string; created_at: number }[],
 ): Promise<void> {
-  if (rows.length === 0) return;
-  await insertIdentityRows.of(rows.length).all(db, rows.flatMap((r) => [r.organization_id, r.kind, r.value, r.profile_id, r.created_at]));
+  await insertIdentityRows.allRows(db, rows.map((r) => [r.organization_id, r.kind, r.value, r.profile_id, r.created_at]));
 }
 
 export async function deleteIdentity(db: Kysely<Database>, organizationId: string, kind: IdentityKind, value: string): Promise<void> {
@@ -146,9 +143,7 @@ const upsertPropertyRows = new StatementFamily<{ key: string }>(
  * older (ties go to the later write). Returns the keys actually written.
  */
 export async function upsertProperties(db: Kysely<Database>, rows: PropertyRow[]): Promise<string[]> {
-  if (rows.length === 0) return [];
-  const parameters = rows.flatMap((r) => [r.organization_id, r.profile_id, r.key, r.value_json, r.source, r.updated_at, r.event_id]);
-  return (await upsertPropertyRows.of(rows.length).all(db, parameters)).map((r) => r.key);
+  return (await upsertPropertyRows.allRows(db, rows.map((r) => [r.organization_id, r.profile_id, r.key, r.value_json, r.source, r.updated_at, r.event_id]))).map((r) => r.key);
 }
 
 const touchProfileRow = new Statement('update profiles set updated_at = ? where id = ?');
