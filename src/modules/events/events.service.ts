@@ -58,10 +58,24 @@ export async function trackEvent(trx: Transaction<Database>, deps: TrackDeps, in
       eventId,
     }, created);
   }
-  const row: UserEventRow = {
+  await insertUserEvent(trx, trackedEventRow(input, profile.id, eventId));
+  const journeys = await deps.journeys.evaluateEvent(trx, {
+    organizationId: input.organizationId,
+    profileId: profile.id,
+    eventId,
+    event: input.event,
+    data: input.data,
+    occurredAt: input.occurredAt,
+  });
+  return ok({ eventId, profileId: profile.id, ...journeys });
+}
+
+/** The UserEvent row of a tracked event. */
+export function trackedEventRow(input: TrackInput, profileId: string, eventId: string): UserEventRow {
+  return {
     id: eventId,
     organization_id: input.organizationId,
-    profile_id: profile.id,
+    profile_id: profileId,
     type: 'track',
     event: input.event,
     data: JSON.stringify(input.data),
@@ -75,16 +89,6 @@ export async function trackEvent(trx: Transaction<Database>, deps: TrackDeps, in
     anonymous_id: null,
     context: null,
   };
-  await insertUserEvent(trx, row);
-  const journeys = await deps.journeys.evaluateEvent(trx, {
-    organizationId: input.organizationId,
-    profileId: profile.id,
-    eventId,
-    event: input.event,
-    data: input.data,
-    occurredAt: input.occurredAt,
-  });
-  return ok({ eventId, profileId: profile.id, ...journeys });
 }
 
 export interface UserEventView {

@@ -15,11 +15,12 @@
 import type { Transaction } from 'kysely';
 import type { Database } from '../../db/tables.js';
 import { err, ok, type Result } from '../../lib/result.js';
+import { newProfileRow, type SourceTag } from '../profiles/profiles.service.js';
 import { insertIdentities, insertProfiles, selectIdentityOwnersIn, selectPropertyStamps, touchProfiles, upsertProperties, type ProfileRow, type PropertyRow } from '../profiles/profiles.store.js';
-import { insertUserEvents, type UserEventRow } from './events.store.js';
-import { trackEvent, type TrackDeps, type TrackError, type TrackInput, type TrackResult } from './events.service.js';
+import { insertUserEvents } from './events.store.js';
+import { trackedEventRow, trackEvent, type TrackDeps, type TrackError, type TrackInput, type TrackResult } from './events.service.js';
 
-const SOURCE_TAG = 'api';
+const SOURCE_TAG: SourceTag = 'api';
 
 type Planned = { input: TrackInput; profile: ProfileRow; created: boolean; eventId: string } | { error: TrackError };
 
@@ -70,17 +71,7 @@ async function plan(trx: Transaction<Database>, deps: TrackDeps, inputs: TrackIn
       }
       profile = pe;
     } else {
-      const phone = input.properties?.phone;
-      profile = {
-        id: deps.ids(),
-        organization_id: org,
-        email,
-        external_id: externalId ?? null,
-        phone: typeof phone === 'string' ? phone : null,
-        sources: JSON.stringify([SOURCE_TAG]),
-        created_at: now,
-        updated_at: now,
-      };
+      profile = newProfileRow(deps, org, { email, externalId }, SOURCE_TAG, input.properties?.phone, now);
       created = true;
       createdProfiles.add(profile);
       owners.set(slot(org, 'email', email), profile);
@@ -178,27 +169,7 @@ async function write(trx: Transaction<Database>, deps: TrackDeps, planned: Plann
   await insertProfiles(trx, created);
   await upsertProperties(trx, [...finalRows.values()].sort((a, b) => compare(`${a.profile_id}\n${a.key}`, `${b.profile_id}\n${b.key}`)));
   await touchProfiles(trx, [...touched].filter((p) => !createdSet.has(p)).map((p) => p.id).sort(compare), now);
-  await insertUserEvents(trx, items.map(({ input, profile, eventId }) => eventRow(input, profile.id, eventId)));
-}
-
-function eventRow(input: TrackInput, profileId: string, eventId: string): UserEventRow {
-  return {
-    id: eventId,
-    organization_id: input.organizationId,
-    profile_id: profileId,
-    type: 'track',
-    event: input.event,
-    data: JSON.stringify(input.data),
-    redacted_paths: JSON.stringify(input.redactedPaths),
-    reference_id: input.referenceId,
-    occurred_at: input.occurredAt,
-    received_at: input.receivedAt,
-    source: 'events.track',
-    message_id: null,
-    user_id: null,
-    anonymous_id: null,
-    context: null,
-  };
+  await insertUserEvents(trx, items.map(({ input, profile, eventId }) => trackedEventRow(input, profile.id, eventId)));
 }
 
 function compare(a: string, b: string): number {

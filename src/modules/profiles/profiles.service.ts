@@ -99,16 +99,7 @@ export async function resolveProfile(
     }
     return ok({ profile: await withSourceTag(db, pe, sourceTag, now), created: false });
   }
-  const profile: ProfileRow = {
-    id: deps.ids(),
-    organization_id: organizationId,
-    email,
-    external_id: externalId ?? null,
-    phone: typeof initialPhone === 'string' ? initialPhone : null,
-    sources: JSON.stringify([sourceTag]),
-    created_at: now,
-    updated_at: now,
-  };
+  const profile = newProfileRow(deps, organizationId, { email, externalId }, sourceTag, initialPhone, now);
   // Identities first: their primary key is what makes a concurrent duplicate creation fail.
   await insertIdentities(db, [
     { organization_id: organizationId, kind: 'email', value: email, profile_id: profile.id, created_at: now },
@@ -118,6 +109,27 @@ export async function resolveProfile(
   ]);
   await insertProfile(db, profile);
   return ok({ profile, created: true });
+}
+
+/** The row of a Profile created from an identity with an email (not yet stored). */
+export function newProfileRow(
+  deps: { ids: IdGenerator },
+  organizationId: string,
+  identity: { email: string; externalId?: string | undefined },
+  sourceTag: SourceTag,
+  initialPhone: unknown,
+  now: number,
+): ProfileRow {
+  return {
+    id: deps.ids(),
+    organization_id: organizationId,
+    email: identity.email,
+    external_id: identity.externalId ?? null,
+    phone: typeof initialPhone === 'string' ? initialPhone : null,
+    sources: JSON.stringify([sourceTag]),
+    created_at: now,
+    updated_at: now,
+  };
 }
 
 async function withSourceTag(db: Kysely<Database>, profile: ProfileRow, tag: SourceTag, now: number): Promise<ProfileRow> {
