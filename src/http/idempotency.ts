@@ -19,6 +19,7 @@ import { placeholders, Statement, StatementFamily, valueRows } from '../db/state
 import type { Database, IdempotencyRecordsTable } from '../db/tables.js';
 import type { BatchKind, GroupCommitter } from '../db/group-commit.js';
 import { canonicalJson } from '../lib/canonical-json.js';
+import { compareStrings } from '../lib/compare.js';
 import type { Clock } from '../lib/clock.js';
 import { HttpError } from './errors.js';
 
@@ -206,11 +207,15 @@ export class IdempotencyGate {
     const known = this.#guardedKinds.get(kind as BatchKind<never, Outcome>);
     if (known) return known as BatchKind<Guarded<I>, Execution>;
     const guarded: BatchKind<Guarded<I>, Execution> = {
-      one: (trx, g) => this.#execute(trx, g.organizationId, g.key, g.fingerprint, (t) => kind.one(t, g.item)),
+      one: (trx, g) => this.#executeOne(trx, kind, g),
       many: (trx, items) => this.#executeMany(trx, kind, items),
     };
     this.#guardedKinds.set(kind as BatchKind<never, Outcome>, guarded as BatchKind<Guarded<unknown>, Execution>);
     return guarded;
+  }
+
+  #executeOne<I>(trx: Transaction<Database>, kind: BatchKind<I, Outcome>, g: Guarded<I>): Promise<Execution> {
+    return this.#execute(trx, g.organizationId, g.key, g.fingerprint, (t) => kind.one(t, g.item));
   }
 
   /**
@@ -227,7 +232,7 @@ export class IdempotencyGate {
     }
     if ([...stored.values()].some((row) => row.expires_at <= now)) {
       const out: Execution[] = [];
-      for (const g of items) out.push(await this.#execute(trx, g.organizationId, g.key, g.fingerprint, (t) => kind.one(t, g.item)));
+      for (const g of items) out.push(await this.#executeOne(trx, kind, g));
       return out;
     }
     const results = new Array<Execution>(items.length);
@@ -242,24 +247,21 @@ export class IdempotencyGate {
     const freshItems = fresh.map((i) => items[i]!);
     const outcomes = freshItems.length === 1 ? [await kind.one(trx, freshItems[0]!.item)] : await kind.many(trx, freshItems.map((g) => g.item));
     if (outcomes.length !== freshItems.length) throw new Error(`a BatchKind returned ${outcomes.length} outcomes for ${freshItems.length} items`);
-    const records: unknown[][] = [];
-    freshItems.forEach((g, k) => {
+    const records = freshItems.map((g, k) => {
       const outcome = outcomes[k]!;
       const payload = JSON.stringify(outcome.body);
-      records.push(this.#recordValues(g.organizationId, g.key, g.fingerprint, outcome, payload, now));
       results[fresh[k]!] = { kind: 'fresh', status: outcome.status, payload };
+      return { g, values: this.#recordValues(g.organizationId, g.key, g.fingerprint, outcome, payload, now) };
     });
     // In key order, so two processes inserting overlapping keys wait on each other rather than deadlock.
-    records.sort((a, b) => compareKeys(a, b));
-    await insertRecords.allRows(trx, records);
+    records.sort((a, b) => compareGuards(a.g, b.g));
+    await insertRecords.allRows(trx, records.map((r) => r.values));
     return results;
   }
 }
 
-function compareKeys(a: unknown[], b: unknown[]): number {
-  const x = `${String(a[0])}\n${String(a[1])}`;
-  const y = `${String(b[0])}\n${String(b[1])}`;
-  return x < y ? -1 : x > y ? 1 : 0;
+function compareGuards(a: Guarded<unknown>, b: Guarded<unknown>): number {
+  return compareStrings(a.organizationId, b.organizationId) || compareStrings(a.key, b.key);
 }
 
 function keysByOrganization(items: Guarded<unknown>[]): Map<string, string[]> {

@@ -1,4 +1,7 @@
-/** SQL for UserEvents. The insert is on every events.track request, so it is a fixed Statement. */
+/**
+ * SQL for UserEvents. The insert is on every events.track request: one fixed text per row count
+ * (a `StatementFamily`), so a group of tracked events is one statement.
+ */
 import type { Kysely } from 'kysely';
 import { StatementFamily, valueRows } from '../../db/statement.js';
 import type { Database, UserEventsTable } from '../../db/tables.js';

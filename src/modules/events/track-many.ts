@@ -14,6 +14,7 @@
  */
 import type { Transaction } from 'kysely';
 import type { Database } from '../../db/tables.js';
+import { compareStrings } from '../../lib/compare.js';
 import { err, ok, type Result } from '../../lib/result.js';
 import { newProfileRow, type SourceTag } from '../profiles/profiles.service.js';
 import { insertIdentities, insertProfiles, selectIdentityOwnersIn, selectPropertyStamps, touchProfiles, upsertProperties, type ProfileRow, type PropertyRow } from '../profiles/profiles.store.js';
@@ -164,14 +165,10 @@ async function write(trx: Transaction<Database>, deps: TrackDeps, planned: Plann
         { organization_id: p.organization_id, kind: 'email' as const, value: p.email, profile_id: p.id, created_at: p.created_at },
         ...(p.external_id !== null ? [{ organization_id: p.organization_id, kind: 'external_id' as const, value: p.external_id, profile_id: p.id, created_at: p.created_at }] : []),
       ])
-      .sort((a, b) => compare(`${a.organization_id}\n${a.kind}\n${a.value}`, `${b.organization_id}\n${b.kind}\n${b.value}`)),
+      .sort((a, b) => compareStrings(a.organization_id, b.organization_id) || compareStrings(a.kind, b.kind) || compareStrings(a.value, b.value)),
   );
   await insertProfiles(trx, created);
-  await upsertProperties(trx, [...finalRows.values()].sort((a, b) => compare(`${a.profile_id}\n${a.key}`, `${b.profile_id}\n${b.key}`)));
-  await touchProfiles(trx, [...touched].filter((p) => !createdSet.has(p)).map((p) => p.id).sort(compare), now);
+  await upsertProperties(trx, [...finalRows.values()].sort((a, b) => compareStrings(a.profile_id, b.profile_id) || compareStrings(a.key, b.key)));
+  await touchProfiles(trx, [...touched].filter((p) => !createdSet.has(p)).map((p) => p.id).sort(compareStrings), now);
   await insertUserEvents(trx, items.map(({ input, profile, eventId }) => trackedEventRow(input, profile.id, eventId)));
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

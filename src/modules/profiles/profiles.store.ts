@@ -1,6 +1,7 @@
 /**
  * SQL for Profiles, their identities and their properties. The statements events.track runs on
- * every request are fixed `Statement`s (see src/db/statement.ts); the rest use the builder.
+ * every request are fixed texts (`Statement`s, or `StatementFamily`s with one text per row count
+ * for a group of requests; see src/db/statement.ts); the rest use the builder.
  */
 import type { Kysely } from 'kysely';
 import { PreparedQuery } from '../../db/prepared.js';

@@ -4,6 +4,7 @@
  * in the request (`/definition`) and answer with all of them at once.
  */
 import { escapeToken } from '../../../lib/json-pointer.js';
+import { compareStrings } from '../../../lib/compare.js';
 
 export interface DefinitionError {
   pointer: string;
@@ -28,10 +29,6 @@ export function sortAndCap(errors: readonly DefinitionError[]): DefinitionError[
     const id = e.pointer + '\u0000' + e.message;
     return seen.has(id) ? false : (seen.add(id), true);
   });
-  unique.sort((a, b) => compare(a.pointer, b.pointer) || compare(a.message, b.message));
+  unique.sort((a, b) => compareStrings(a.pointer, b.pointer) || compareStrings(a.message, b.message));
   return unique.slice(0, MAX_DEFINITION_ERRORS);
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 /**
  * SQL of the run engine: runs, the step log, waits, entry decisions, the per-(journey, Profile)
  * entry state and entry keys. The three reads events.track makes on every request (journeys of
- * the event name, this Profile's waits and live runs) are fixed Statements (docs/adr/0003);
+ * the event name, this Profile's waits and live runs) are fixed Statements (docs/adr/0003), and
+ * a group of requests asks the same as one yes/no (`anyEventTouchpoint`);
  * the statements of every run's steps are PreparedQueries, built once; the rest uses the builder.
  */
 import { sql, type Kysely } from 'kysely';
