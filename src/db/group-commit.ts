@@ -167,11 +167,17 @@ async function runUnits(trx: Transaction<Database>, batch: Pending[]): Promise<u
     }
     const group = groups.get(unit.batched.kind)!;
     if (group[0] !== i) continue;
-    const results = group.length === 1 ? [await unit.work(trx)] : await unit.batched.kind.many(trx, group.map((j) => batch[j]!.batched!.item));
-    if (results.length !== group.length) throw new Error(`a BatchKind returned ${results.length} results for ${group.length} items`);
+    const results = await runKind(trx, unit.batched.kind, group.map((j) => batch[j]!.batched!.item));
     group.forEach((j, k) => (out[j] = results[k]));
   }
   return out;
+}
+
+/** `kind` on `items` inside `trx`: `one` for a single item, else `many`, which must answer every item. */
+export async function runKind<I, O>(trx: Transaction<Database>, kind: BatchKind<I, O>, items: I[]): Promise<O[]> {
+  const results = items.length === 1 ? [await kind.one(trx, items[0]!)] : await kind.many(trx, items);
+  if (results.length !== items.length) throw new Error(`a BatchKind returned ${results.length} results for ${items.length} items`);
+  return results;
 }
 
 /** Unique violations, serialization failures and deadlocks (PostgreSQL), constraint and busy errors (SQLite). */

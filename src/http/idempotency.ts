@@ -17,7 +17,7 @@ import type { Transaction } from 'kysely';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { placeholders, Statement, StatementFamily, valueRows } from '../db/statement.js';
 import type { Database, IdempotencyRecordsTable } from '../db/tables.js';
-import type { BatchKind, GroupCommitter } from '../db/group-commit.js';
+import { runKind, type BatchKind, type GroupCommitter } from '../db/group-commit.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import { compareStrings } from '../lib/compare.js';
 import type { Clock } from '../lib/clock.js';
@@ -245,8 +245,7 @@ export class IdempotencyGate {
     });
     if (fresh.length === 0) return results;
     const freshItems = fresh.map((i) => items[i]!);
-    const outcomes = freshItems.length === 1 ? [await kind.one(trx, freshItems[0]!.item)] : await kind.many(trx, freshItems.map((g) => g.item));
-    if (outcomes.length !== freshItems.length) throw new Error(`a BatchKind returned ${outcomes.length} outcomes for ${freshItems.length} items`);
+    const outcomes = await runKind(trx, kind, freshItems.map((g) => g.item));
     const records = freshItems.map((g, k) => {
       const outcome = outcomes[k]!;
       const payload = JSON.stringify(outcome.body);
