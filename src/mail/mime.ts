@@ -118,8 +118,13 @@ function envelopeRecipients(input: MimeInput): string[] {
 
 function boundaryFor(input: MimeInput): string {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify([input.messageIdHeader, input.date.getTime(), input.from, input.to, input.cc, input.bcc]));
-  hash.update(JSON.stringify([input.replyTo, input.subject, input.headers, input.html, input.text]));
+  hash.update(JSON.stringify([input.messageIdHeader, input.date.getTime(), input.from, input.to, input.cc, input.bcc, input.replyTo, input.subject, input.headers]));
+  // The bodies are most of the input: hashed as they are (length-prefixed, so the split between
+  // them is part of the hash) rather than copied into JSON first.
+  hash.update(`\n${input.html.length}\n`);
+  hash.update(input.html);
+  hash.update(`\n${input.text.length}\n`);
+  hash.update(input.text);
   return hash.digest('hex').slice(0, 32);
 }
 
