@@ -20,8 +20,12 @@
  *   contain its own boundary, since the boundary depends on the body).
  */
 import { createHash } from 'node:crypto';
+import type { Transform } from 'node:stream';
+import { Encoder as Base64Encoder } from 'nodemailer/lib/base64';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { foldLines } from 'nodemailer/lib/mime-funcs';
+import type MimeNode from 'nodemailer/lib/mime-node';
+import { Encoder as QpEncoder } from 'nodemailer/lib/qp';
 import { isValidEmail } from '../lib/email.js';
 
 export interface MimeAddress {
@@ -161,7 +165,8 @@ export async function buildMime(input: MimeInput): Promise<BuiltMime> {
   }).compile();
   // CRLF by one replace over the whole message rather than MailComposer's `newline: 'win'`: that
   // stream stage pushes every line as its own chunk, and cost about as much as the rest of the build.
-  const composed = (await node.build()).toString('latin1').replace(BARE_LF, '\r\n');
+  const serialized = await serializeMimeTree(node);
+  const composed = (serialized ?? (await node.build())).toString('latin1').replace(BARE_LF, '\r\n');
 
   // Extra headers are written here rather than through MailComposer, which re-cases names
   // (`…-Id` → `…-ID`) and would encode structured ASCII values whole (see the note above).
@@ -183,4 +188,89 @@ export async function buildMime(input: MimeInput): Promise<BuiltMime> {
     raw,
     envelope: { from: input.from.email, to: envelopeRecipients(input) },
   };
+}
+
+/**
+ * The bytes `node.build()` produces, written synchronously. `build()` streams the tree: a
+ * PassThrough per content part, a `pipeline` per encoder (an AbortController, and a DOMException
+ * with its stack trace when each finishes), a `setImmediate` per part — in the journey burst and
+ * bench:send that machinery cost more than the encoding itself. This walks the same tree in the
+ * order `MimeNode.stream` does and runs nodemailer's own encoders (the Transform steps, called
+ * directly) on each part, so the encoding decisions, headers, folding and bytes stay nodemailer's;
+ * `mime.test.ts` compares the two byte for byte. Like `build()` it writes one part per turn of
+ * the event loop: builds run inside delivery transactions, many to a group commit, and a group
+ * built without yielding held SMTP connections waiting for their replies to be read (bench:send
+ * over SMTP fell from 0.7× to 0.4×, with one yield per message 0.55×). Resolves to null for a
+ * tree holding anything but string or Buffer content (a stream, a file, a URL, raw source,
+ * transforms), which only `build()` can read.
+ */
+export async function serializeMimeTree(root: MimeNode): Promise<Buffer | null> {
+  if (!serializable(root)) return null;
+  const out: Buffer[] = [];
+  await writeNode(root, out);
+  const last = out.findLast((chunk) => chunk.length > 0);
+  const lastByte = last?.[last.length - 1];
+  // MimeNode.createReadStream ends the message with a line break (its LastNewline stage).
+  if (lastByte !== 0x0a) out.push(Buffer.from(lastByte === 0x0d ? '\n' : '\r\n'));
+  return Buffer.concat(out);
+}
+
+/** Internals of a node that decide whether `build()` would do more than headers and content. */
+interface NodeInternals {
+  _raw?: unknown;
+  _transforms?: unknown[];
+  _processFuncs?: unknown[];
+}
+
+/** Whether every node of the tree holds only headers, string or Buffer content, and children. */
+function serializable(node: MimeNode): boolean {
+  const internals = node as unknown as NodeInternals;
+  if (internals._raw || (internals._transforms?.length ?? 0) > 0 || (internals._processFuncs?.length ?? 0) > 0 || node.newline) return false;
+  const content = node.content;
+  if (content !== undefined && content !== null && typeof content !== 'string' && !Buffer.isBuffer(content)) return false;
+  return node.childNodes.every(serializable);
+}
+
+async function writeNode(node: MimeNode, out: Buffer[]): Promise<void> {
+  const content = node.content as string | Buffer | undefined;
+  // As MimeNode.stream: the header block (which decides the transfer encoding and records it as
+  // a header, and sets the content type, multipart subtype and boundary read below), then the
+  // content, then the child parts. Reading the recorded encoding back saves a second scan of the
+  // content by getTransferEncoding. One part per turn of the event loop (see serializeMimeTree).
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  out.push(Buffer.from(`${node.buildHeaders()}\r\n\r\n`));
+  const transferEncoding = String(node.getHeader('Content-Transfer-Encoding') ?? '').toLowerCase();
+  if (content) {
+    const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+    if (transferEncoding === 'quoted-printable') {
+      out.push(encodeWith(new QpEncoder({ binary: !/^text\//i.test(node.contentType ?? '') } as ConstructorParameters<typeof QpEncoder>[0]), bytes));
+    } else if (transferEncoding === 'base64') {
+      out.push(encodeWith(new Base64Encoder(), bytes));
+    } else {
+      out.push(bytes);
+    }
+  }
+  if (node.multipart) {
+    for (const [i, child] of node.childNodes.entries()) {
+      out.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${String(node.boundary)}\r\n`));
+      await writeNode(child, out);
+    }
+    out.push(Buffer.from(`\r\n--${String(node.boundary)}--\r\n`));
+  }
+}
+
+/** One whole input through an encoder's transform and flush steps, collecting what they push. */
+function encodeWith(encoder: Transform, input: Buffer): Buffer {
+  const pushed: Buffer[] = [];
+  encoder.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk !== null && chunk !== undefined) pushed.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), encoding));
+    return true;
+  };
+  const fail = (error?: Error | null): void => {
+    if (error) throw error;
+  };
+  // 'buffer' is what a stream passes with Buffer chunks; Node's typings only list string encodings.
+  encoder._transform(input, 'buffer' as BufferEncoding, fail);
+  encoder._flush(fail);
+  return Buffer.concat(pushed);
 }

@@ -1,13 +1,16 @@
 /**
  * buildMime: the spec's headers (emails.md §7) read back by mailparser, no Bcc header with bcc
  * only in the envelope, byte-identical output for identical input, 7-bit output safe to store
- * as text, and no header line injectable through any value.
+ * as text, no header line injectable through any value, and the synchronous serializer equal to
+ * nodemailer's own streaming build byte for byte.
  */
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import { listHeaders } from '../../src/mail/list-headers.js';
-import { buildMime } from '../../src/mail/mime.js';
+import { buildMime, serializeMimeTree } from '../../src/mail/mime.js';
 import { addresses, headerLines, sampleMimeInput } from './support.js';
 
 /** Decodes adjacent RFC 2047 UTF-8 Q encoded words (all of `value`). */
@@ -181,4 +184,45 @@ test('List-* headers: one-click unsubscribe and a List-Id whose non-ASCII group 
   assert.equal(decodeQWords(list?.id?.name ?? ''), 'Actualités "Été", été');
   assert.equal(list?.unsubscribe?.url, `https://segmentflow.example.test/unsubscribe/${'t'.repeat(300)}`);
   assert.throws(() => listHeaders({ unsubscribeUrl: 'https://x.test/u/a>\r\nBcc: e@evil.test', groupName: 'g', subscriptionGroupId: 'i', fromDomain: 'x.test' }), TypeError);
+});
+
+/** A small deterministic PRNG (mulberry32), so the generated bodies are the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('the synchronous serializer writes exactly the bytes of nodemailer’s streaming build()', async () => {
+  const random = prng(20261208);
+  // Pieces that move nodemailer's choices: 7bit vs quoted-printable vs base64, soft line breaks,
+  // whitespace before a break, lone CR/LF, dots and `=` that QP must escape, astral characters.
+  const pieces = ['word', ' ', '\t', '\n', '\r\n', '\r', 'é', '€', '🎉', '=', '.', '..', 'x'.repeat(90), '<p style="margin:0">', '</p>'];
+  const body = (maxPieces: number) => Array.from({ length: Math.floor(random() * maxPieces) }, () => pieces[Math.floor(random() * pieces.length)]).join('');
+  const cases: ConstructorParameters<typeof MailComposer>[0][] = [
+    { text: 'short ascii lines\nonly', html: '<p>short</p>' },
+    { text: 'a long ascii line '.repeat(20), html: `<p>${'long html '.repeat(400)}</p>` },
+    { text: 'Grüße — 🎉', html: '<p>€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€</p>' },
+    { text: '', html: '' },
+    { text: 'text only, no html part' },
+    { html: '<p>html only</p>' },
+    { text: 'with an attachment', html: '<p>att</p>', attachments: [{ filename: 'a.bin', content: Buffer.from([0, 1, 2, 255, 13, 10]) }] },
+    ...Array.from({ length: 150 }, () => ({ text: body(120), html: body(200) })),
+  ];
+  for (const [i, fields] of cases.entries()) {
+    const options = { from: 'a@example.test', to: 'b@example.test', subject: `case ${i}`, messageId: `<case${i}@example.test>`, date: new Date(0), baseBoundary: 'fixed', ...fields };
+    const streamed = await new MailComposer(options).compile().build();
+    const serialized = await serializeMimeTree(new MailComposer(options).compile());
+    assert.ok(serialized !== null, `case ${i}: the serializer handles string and Buffer content`);
+    assert.equal(serialized.toString('latin1'), streamed.toString('latin1'), `case ${i}`);
+  }
+});
+
+test('the serializer declines a tree with content only build() can read (a stream)', async () => {
+  const node = new MailComposer({ from: 'a@example.test', to: 'b@example.test', text: Readable.from(['streamed']) }).compile();
+  assert.equal(await serializeMimeTree(node), null);
 });
