@@ -15,6 +15,7 @@
  */
 import type { Transaction } from 'kysely';
 import type { Db } from './connect.js';
+import { isNamedStatementLost } from './pg-named.js';
 import type { Database } from './tables.js';
 
 export type UnitOfWork<T> = (trx: Transaction<Database>) => Promise<T>;
@@ -180,8 +181,12 @@ export async function runKind<I, O>(trx: Transaction<Database>, kind: BatchKind<
   return results;
 }
 
-/** Unique violations, serialization failures and deadlocks (PostgreSQL), constraint and busy errors (SQLite). */
+/**
+ * Unique violations, serialization failures and deadlocks (PostgreSQL), constraint and busy
+ * errors (SQLite), and a named statement the server lost (./pg-named.ts: the retry sends it unnamed).
+ */
 export function isConflict(error: unknown): boolean {
+  if (isNamedStatementLost(error)) return true;
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return false;
   return code === '23505' || code === '40001' || code === '40P01' || code.startsWith('SQLITE_CONSTRAINT_PRIMARYKEY') || code.startsWith('SQLITE_CONSTRAINT_UNIQUE') || code.startsWith('SQLITE_BUSY');

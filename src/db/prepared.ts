@@ -19,6 +19,7 @@
  * on the plain instance or its transactions, not through `withSchema` or `withPlugin`.
  */
 import { CompiledQuery, type Compilable, type Insertable, type Kysely, type Updateable } from 'kysely';
+import { nameStatement } from './pg-named.js';
 import { isPostgres } from './statement.js';
 import type { Database } from './tables.js';
 
@@ -85,7 +86,10 @@ export class PreparedQuery<P extends Params, Row> {
     let compiled = postgres ? this.#postgres : this.#sqlite;
     if (!compiled) {
       compiled = this.#compile(db);
-      if (postgres) this.#postgres = compiled;
+      if (postgres) {
+        nameStatement(compiled.sql);
+        this.#postgres = compiled;
+      }
       else this.#sqlite = compiled;
     }
     const values = compiled.slots.map((slot) => {

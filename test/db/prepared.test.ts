@@ -1,14 +1,17 @@
 /**
  * Prepared queries (src/db/prepared.ts) against real SQLite and PostgreSQL: built once per
  * dialect, run with each call's values, constants kept, shapes keyed by their columns, misuse
- * refused, and the same transaction semantics as any other query.
+ * refused, and the same transaction semantics as any other query; on PostgreSQL, named
+ * statements prepared once per connection, and what happens when the server loses one.
  */
-import { test, beforeEach, afterEach } from 'node:test';
+import { test, beforeEach, afterEach, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { GroupCommitter } from '../../src/db/group-commit.js';
+import { isNamedStatementLost } from '../../src/db/pg-named.js';
 import type { Database } from '../../src/db/tables.js';
 import { PreparedQuery, preparedInsert, preparedUpdate } from '../../src/db/prepared.js';
-import { createTestDatabase, forEachDialect, type TestDatabase } from '../harness/database.js';
+import { createTestDatabase, forEachDialect, testDialects, type TestDatabase } from '../harness/database.js';
 
 const insertJob = preparedInsert('jobs');
 const updateJob = preparedUpdate('jobs', 'id');
@@ -114,3 +117,62 @@ forEachDialect('prepared queries', (dialect) => {
     assert.deepEqual(await byId.all(db, { id: 'nothing' }), []);
   });
 });
+
+// Named statements (src/db/pg-named.ts) exist on PostgreSQL only.
+if (testDialects().includes('postgres')) {
+  describe('prepared queries run as named statements [postgres]', () => {
+    let t: TestDatabase;
+    let db: Kysely<Database>;
+    beforeEach(async () => {
+      t = await createTestDatabase('postgres');
+      db = t.db.kysely;
+    });
+    afterEach(() => t.destroy());
+
+    const byId = new PreparedQuery((q, p: { id: string }) => q.selectFrom('jobs').selectAll().where('id', '=', p.id));
+    /** The statements this connection prepared for byId's text. */
+    const preparedHere = async (conn: Kysely<Database>) =>
+      (await sql<{ name: string }>`select name from pg_prepared_statements where statement like 'select * from "jobs" where "id" = $1%'`.execute(conn)).rows.map((r) => r.name);
+
+    test('a prepared query is parsed once per connection and bound after that', async () => {
+      await insertJob(db, job('a'));
+      await db.connection().execute(async (conn) => {
+        assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
+        assert.equal((await byId.first(conn, { id: 'b' })), undefined);
+        const names = await preparedHere(conn);
+        assert.equal(names.length, 1);
+        assert.match(names[0]!, /^sf_\d+$/);
+      });
+    });
+
+    test('a statement the server lost (a pooler, DISCARD ALL) fails once, then the connection sends the text unnamed', async () => {
+      await insertJob(db, job('a'));
+      await db.connection().execute(async (conn) => {
+        assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
+        await sql`deallocate all`.execute(conn);
+        await assert.rejects(byId.first(conn, { id: 'a' }), (error: unknown) => isNamedStatementLost(error));
+        assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
+        assert.deepEqual(await preparedHere(conn), []);
+      });
+    });
+
+    test('a migration that changes the columns of a SELECT *: that query fails once; under the group committer its unit is retried and succeeds', async () => {
+      const byType = new PreparedQuery((q, p: { type: string }) => q.selectFrom('jobs').selectAll().where('type', '=', p.type));
+      await insertJob(db, job('a'));
+      await db.connection().execute(async (conn) => {
+        assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
+        assert.equal((await byType.first(conn, { type: 'test.kind' }))?.id, 'a');
+        await sql`alter table jobs add column extra_for_test text`.execute(db);
+
+        await assert.rejects(byId.first(conn, { id: 'a' }), (error: unknown) => isNamedStatementLost(error));
+        assert.ok('extra_for_test' in ((await byId.first(conn, { id: 'a' })) ?? {}));
+
+        // A single unit (no batch neighbours to isolate it from) is retried alone only because the
+        // error counts as a conflict; the retry sends the text unnamed.
+        const committer = new GroupCommitter({ ...t.db, kysely: conn }, { lanes: 1 });
+        const row = await committer.run((trx) => byType.first(trx, { type: 'test.kind' }));
+        assert.ok(row !== undefined && 'extra_for_test' in row);
+      });
+    });
+  });
+}
