@@ -191,18 +191,18 @@ export async function buildMime(input: MimeInput): Promise<BuiltMime> {
 }
 
 /**
- * The bytes `node.build()` produces, written synchronously. `build()` streams the tree: a
- * PassThrough per content part, a `pipeline` per encoder (an AbortController, and a DOMException
- * with its stack trace when each finishes), a `setImmediate` per part — in the journey burst and
- * bench:send that machinery cost more than the encoding itself. This walks the same tree in the
- * order `MimeNode.stream` does and runs nodemailer's own encoders (the Transform steps, called
- * directly) on each part, so the encoding decisions, headers, folding and bytes stay nodemailer's;
- * `mime.test.ts` compares the two byte for byte. Like `build()` it writes one part per turn of
- * the event loop: builds run inside delivery transactions, many to a group commit, and a group
- * built without yielding held SMTP connections waiting for their replies to be read (bench:send
- * over SMTP fell from 0.7× to 0.4×, with one yield per message 0.55×). Resolves to null for a
- * tree holding anything but string or Buffer content (a stream, a file, a URL, raw source,
- * transforms), which only `build()` can read.
+ * The bytes `node.build()` produces, written without its streams (docs/adr/0006). `build()`
+ * streams the tree: a PassThrough per content part, a `pipeline` per encoder (an AbortController,
+ * and a DOMException with its stack trace when each finishes), a `setImmediate` per part — in the
+ * journey burst and bench:send that machinery cost as much as the encoding itself. This walks the
+ * same tree in the order `MimeNode.stream` does and runs nodemailer's own encoders (their
+ * Transform steps, called directly) on each part, so the encoding decisions, headers, folding and
+ * bytes stay nodemailer's; `mime.test.ts` compares the two byte for byte. Like `build()` it writes
+ * one part per turn of the event loop: builds run inside delivery transactions, many to a group
+ * commit, and a group built without yielding kept SMTP replies unread (bench:send over SMTP fell
+ * from 0.7× to 0.4×; with one yield per message, 0.55×). Resolves to null for a tree holding
+ * anything but string or Buffer content (a stream, a file, a URL, raw source, transforms), which
+ * only `build()` can read.
  */
 export async function serializeMimeTree(root: MimeNode): Promise<Buffer | null> {
   if (!serializable(root)) return null;
@@ -232,6 +232,7 @@ function serializable(node: MimeNode): boolean {
 }
 
 async function writeNode(node: MimeNode, out: Buffer[]): Promise<void> {
+  // `serializable` let only string or Buffer content through.
   const content = node.content as string | Buffer | undefined;
   // As MimeNode.stream: the header block (which decides the transfer encoding and records it as
   // a header, and sets the content type, multipart subtype and boundary read below), then the
@@ -243,7 +244,7 @@ async function writeNode(node: MimeNode, out: Buffer[]): Promise<void> {
   if (content) {
     const bytes = typeof content === 'string' ? Buffer.from(content) : content;
     if (transferEncoding === 'quoted-printable') {
-      out.push(encodeWith(new QpEncoder({ binary: !/^text\//i.test(node.contentType ?? '') } as ConstructorParameters<typeof QpEncoder>[0]), bytes));
+      out.push(encodeWith(new QpEncoder({ binary: !/^text\//i.test(node.contentType ?? '') }), bytes));
     } else if (transferEncoding === 'base64') {
       out.push(encodeWith(new Base64Encoder(), bytes));
     } else {
