@@ -10,11 +10,12 @@
  * (The fixed `Statement`s of events.track stay unnamed: a generic plan of the nullable identity
  * lookup was slower.)
  *
- * When the server no longer has the statement (SQLSTATE 26000: a pooler in transaction mode
- * that does not carry prepared statements, a `DISCARD ALL`) or a migration changed the columns of
- * a `SELECT *` (0A000, cached plan must not change result type), that query fails once and the
- * connection sends the text unnamed from then on; `isNamedStatementLost` lets the group committer
- * retry the unit, which then succeeds.
+ * When the server no longer has the statement (SQLSTATE 26000: a `DISCARD ALL`, or a pooler in
+ * transaction mode handing the next transaction another server connection), already has one of
+ * that name (42P05: such a pooler again, the name prepared by another client), or a migration
+ * changed the columns of a `SELECT *` (0A000, cached plan must not change result type), that
+ * query fails once and the connection sends the text unnamed from then on;
+ * `isNamedStatementLost` lets the group committer retry the unit, which then succeeds.
  */
 import pg from 'pg';
 
@@ -28,7 +29,7 @@ export function nameStatement(text: string): void {
 /** The errors after which a connection stops naming a text (see the header). */
 export function isNamedStatementLost(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  return code === '26000' || (code === '0A000' && typeof message === 'string' && message.includes('cached plan must not change result type'));
+  return code === '26000' || code === '42P05' || (code === '0A000' && typeof message === 'string' && message.includes('cached plan must not change result type'));
 }
 
 /** A pg client that runs registered texts as named statements (pass as the Pool's `Client`). */

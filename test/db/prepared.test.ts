@@ -156,6 +156,24 @@ if (testDialects().includes('postgres')) {
       });
     });
 
+    test('a name the server already holds on the connection (a pooler sharing server connections) fails once, then the text goes unnamed', async () => {
+      await insertJob(db, job('a'));
+      const name = await db.connection().execute(async (conn) => {
+        await byId.first(conn, { id: 'a' });
+        return (await preparedHere(conn))[0]!;
+      });
+      // The pool hands back the connection that prepared it (last in, first out); holding it, the
+      // inner one is another connection, where "another client" has prepared that name already.
+      await db.connection().execute(async () => {
+        await db.connection().execute(async (conn) => {
+          assert.deepEqual(await preparedHere(conn), []);
+          await sql.raw(`prepare ${name} as select 1`).execute(conn);
+          await assert.rejects(byId.first(conn, { id: 'a' }), (error: unknown) => (error as { code?: string }).code === '42P05' && isNamedStatementLost(error));
+          assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
+        });
+      });
+    });
+
     test('a migration that changes the columns of a SELECT *: that query fails once; under the group committer its unit is retried and succeeds', async () => {
       const byType = new PreparedQuery((q, p: { type: string }) => q.selectFrom('jobs').selectAll().where('type', '=', p.type));
       await insertJob(db, job('a'));
