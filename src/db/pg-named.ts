@@ -14,8 +14,9 @@
  * transaction mode handing the next transaction another server connection), already has one of
  * that name (42P05: such a pooler again, the name prepared by another client), or a migration
  * changed the columns of a `SELECT *` (0A000, cached plan must not change result type), that
- * query fails once and the connection sends the text unnamed from then on;
- * `isNamedStatementLost` lets the group committer retry the unit, which then succeeds.
+ * query fails once and the connection sends the text unnamed from then on — every text, for the
+ * first two, which say the connection cannot keep named statements; `isNamedStatementLost` lets
+ * the group committer retry the unit, which then succeeds.
  */
 import pg from 'pg';
 
@@ -34,18 +35,23 @@ export function isNamedStatementLost(error: unknown): boolean {
 
 /** A pg client that runs registered texts as named statements (pass as the Pool's `Client`). */
 export class NamingClient extends pg.Client {
-  /** Texts this connection sends unnamed after the server lost or invalidated their statement. */
+  /** Texts this connection sends unnamed after the server invalidated their statement. */
   readonly #unnamed = new Set<string>();
+  /** Set once the server lost a statement or had its name already: nothing is named any more. */
+  #noNames = false;
 
   // pg's `query` has a dozen overloads; this forwards them all unchanged except a plain
   // `(text, values)` call with a registered text, which Kysely makes for every query.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
   override query(config: any, values?: any, callback?: any): any {
-    const name = typeof config === 'string' && !this.#unnamed.has(config) ? names.get(config) : undefined;
+    const name = typeof config === 'string' && !this.#noNames && !this.#unnamed.has(config) ? names.get(config) : undefined;
     if (name === undefined || typeof values === 'function' || callback !== undefined) return super.query(config, values, callback);
     const text = config as string;
     return (super.query({ name, text, values }) as Promise<pg.QueryResult>).catch((error: unknown) => {
-      if (isNamedStatementLost(error)) this.#unnamed.add(text);
+      if (isNamedStatementLost(error)) {
+        if ((error as { code?: unknown }).code === '0A000') this.#unnamed.add(text);
+        else this.#noNames = true;
+      }
       throw error;
     });
   }
