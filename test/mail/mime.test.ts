@@ -1,7 +1,7 @@
 /**
  * buildMime: the spec's headers (emails.md §7) read back by mailparser, no Bcc header with bcc
  * only in the envelope, byte-identical output for identical input, 7-bit output safe to store
- * as text, no header line injectable through any value, and the synchronous serializer equal to
+ * as text, no header line injectable through any value, and the stream-free serializer equal to
  * nodemailer's own streaming build byte for byte.
  */
 import { Readable } from 'node:stream';
@@ -197,7 +197,7 @@ function prng(seed: number): () => number {
   };
 }
 
-test('the synchronous serializer writes exactly the bytes of nodemailer’s streaming build()', async () => {
+test('the stream-free serializer writes exactly the bytes of nodemailer’s streaming build()', async () => {
   const random = prng(20261208);
   // Pieces that move nodemailer's choices: 7bit vs quoted-printable vs base64, soft line breaks,
   // whitespace before a break, lone CR/LF, dots and `=` that QP must escape, astral characters.
