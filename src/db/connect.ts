@@ -10,7 +10,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase as KyselySqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
-import { NamingClient } from './pg-named.js';
+import { namingClient } from './pg-named.js';
 import type { Database } from './tables.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -72,7 +72,7 @@ export function connectDatabase(config: DatabaseConfig): Db {
   }
   const pool = new pg.Pool({
     // Runs PreparedQuery texts as named statements (src/db/pg-named.ts).
-    Client: NamingClient,
+    Client: namingClient(),
     connectionString: config.url,
     max: 16,
     // Times are stored as BIGINT epoch milliseconds; they fit a JS number exactly.

@@ -4,6 +4,7 @@
  * refused, and the same transaction semantics as any other query; on PostgreSQL, named
  * statements prepared once per connection, and what happens when one cannot be used.
  */
+import { createHash } from 'node:crypto';
 import { test, beforeEach, afterEach, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql, type Kysely } from 'kysely';
@@ -130,70 +131,90 @@ if (testDialects().includes('postgres')) {
     afterEach(() => t.destroy());
 
     const byId = new PreparedQuery((q, p: { id: string }) => q.selectFrom('jobs').selectAll().where('id', '=', p.id));
-    /** The statements this connection prepared for byId's text. */
-    const preparedHere = async (conn: Kysely<Database>) =>
-      (await sql<{ name: string }>`select name from pg_prepared_statements where statement like 'select * from "jobs" where "id" = $1%'`.execute(conn)).rows.map((r) => r.name);
+    const byType = new PreparedQuery((q, p: { type: string }) => q.selectFrom('jobs').selectAll().where('type', '=', p.type));
+    /** The names of the statements prepared on this connection (only byId's, with `onlyById`). */
+    const preparedHere = async (conn: Kysely<Database>, onlyById = false) =>
+      (await sql<{ name: string; statement: string }>`select name, statement from pg_prepared_statements order by name`.execute(conn)).rows
+        .filter((r) => !onlyById || r.statement === 'select * from "jobs" where "id" = $1')
+        .map((r) => r.name);
+    /** Two connections of the pool at once. */
+    const withTwo = (fn: (a: Kysely<Database>, b: Kysely<Database>) => Promise<void>) =>
+      db.connection().execute((a) => db.connection().execute((b) => fn(a, b)));
 
-    test('a prepared query is parsed once per connection and bound after that', async () => {
+    test('a prepared query is parsed once per connection, under a name derived from its text', async () => {
       await insertJob(db, job('a'));
-      await db.connection().execute(async (conn) => {
+      const names = await db.connection().execute(async (conn) => {
         assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
-        assert.equal((await byId.first(conn, { id: 'b' })), undefined);
-        const names = await preparedHere(conn);
-        assert.equal(names.length, 1);
-        assert.match(names[0]!, /^sf_\d+$/);
+        assert.equal(await byId.first(conn, { id: 'b' }), undefined);
+        return preparedHere(conn, true);
+      });
+      // The name is the text's hash (and a generation, see below), the same in every process:
+      // behind a pooler that shares server sessions, a name can only ever mean one text.
+      const hash = createHash('sha256').update('select * from "jobs" where "id" = $1').digest('hex').slice(0, 32);
+      assert.deepEqual(names, [`sf_0_${hash}`]);
+    });
+
+    test('a statement the server lost (DISCARD ALL, a pooler) fails once, then no connection of the pool names anything', async () => {
+      await insertJob(db, job('a'));
+      await withTwo(async (a, b) => {
+        assert.equal((await byId.first(a, { id: 'a' }))?.id, 'a');
+        await sql`deallocate all`.execute(a);
+        await assert.rejects(byId.first(a, { id: 'a' }), (error: unknown) => (error as { code?: string }).code === '26000' && isNamedStatementLost(error));
+        assert.equal((await byId.first(a, { id: 'a' }))?.id, 'a');
+        const onB = await preparedHere(b);
+        assert.equal((await byType.first(b, { type: 'test.kind' }))?.id, 'a');
+        assert.deepEqual(await preparedHere(a), []);
+        assert.deepEqual(await preparedHere(b), onB);
       });
     });
 
-    test('a statement the server lost (a pooler, DISCARD ALL) fails once, then the connection names nothing', async () => {
-      const byType = new PreparedQuery((q, p: { type: string }) => q.selectFrom('jobs').select('id').where('type', '=', p.type));
-      await insertJob(db, job('a'));
-      await db.connection().execute(async (conn) => {
-        assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
-        await sql`deallocate all`.execute(conn);
-        await assert.rejects(byId.first(conn, { id: 'a' }), (error: unknown) => isNamedStatementLost(error));
-        assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
-        // Another text, never run on this connection before, is not named either.
-        assert.equal((await byType.first(conn, { type: 'test.kind' }))?.id, 'a');
-        assert.deepEqual((await sql<{ n: number }>`select count(*)::int as n from pg_prepared_statements`.execute(conn)).rows, [{ n: 0 }]);
-      });
-    });
-
-    test('a name the server already holds on the connection (a pooler sharing server connections) fails once, then the connection names nothing', async () => {
+    test('a name the server session already holds (a pooler sharing sessions) fails once, then no connection of the pool names anything', async () => {
       await insertJob(db, job('a'));
       const name = await db.connection().execute(async (conn) => {
         await byId.first(conn, { id: 'a' });
-        return (await preparedHere(conn))[0]!;
+        return (await preparedHere(conn, true))[0]!;
       });
-      // Two connections held at once: at most one of them is the one that prepared the text. On
-      // the other, "another client" has prepared that name already.
-      await db.connection().execute(async (first) => {
-        await db.connection().execute(async (second) => {
-          const conn = (await preparedHere(first)).length === 0 ? first : second;
-          assert.deepEqual(await preparedHere(conn), []);
-          await sql.raw(`prepare ${name} as select 1`).execute(conn);
-          await assert.rejects(byId.first(conn, { id: 'a' }), (error: unknown) => (error as { code?: string }).code === '42P05' && isNamedStatementLost(error));
-          assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
-        });
+      await withTwo(async (first, second) => {
+        // At most one of the two prepared it; on the other, "another client" took the name.
+        const conn = (await preparedHere(first, true)).length === 0 ? first : second;
+        const before = await preparedHere(conn);
+        await sql.raw(`prepare ${name} as select 1`).execute(conn);
+        await assert.rejects(byId.first(conn, { id: 'a' }), (error: unknown) => (error as { code?: string }).code === '42P05' && isNamedStatementLost(error));
+        assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
+        assert.equal((await byType.first(conn, { type: 'test.kind' }))?.id, 'a');
+        assert.deepEqual((await preparedHere(conn)).sort(), [...before, name].sort());
       });
     });
 
-    test('a migration that changes the columns of a SELECT *: that query fails once; under the group committer its unit is retried and succeeds', async () => {
-      const byType = new PreparedQuery((q, p: { type: string }) => q.selectFrom('jobs').selectAll().where('type', '=', p.type));
+    test('a migration that changes the columns of a SELECT *: one query fails, then every connection uses fresh names', async () => {
+      await insertJob(db, job('a'));
+      await withTwo(async (a, b) => {
+        for (const conn of [a, b]) {
+          assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
+          assert.equal((await byType.first(conn, { type: 'test.kind' }))?.id, 'a');
+        }
+        await sql`alter table jobs add column extra_for_test text`.execute(db);
+        // Recognised by its routine, not by its (translatable) message.
+        await assert.rejects(byId.first(a, { id: 'a' }), (error: unknown) => (error as { routine?: string }).routine === 'RevalidateCachedQuery' && isNamedStatementLost(error));
+        // Neither the other text nor the other connection fails again.
+        for (const conn of [a, b]) {
+          assert.ok('extra_for_test' in ((await byId.first(conn, { id: 'a' })) ?? {}));
+          assert.ok('extra_for_test' in ((await byType.first(conn, { type: 'test.kind' })) ?? {}));
+        }
+      });
+    });
+
+    test('after a migration, a single unit using several stale statements is retried by the group committer and succeeds', async () => {
+      // Five texts, more than the committer retries a unit: they must not fail one by one.
+      const stale = ['a', 'b', 'c', 'd', 'e'].map((k) => new PreparedQuery((q, p: { id: string }) => q.selectFrom('jobs').selectAll().where('id', '=', p.id).where('type', '!=', `not-${k}`)));
       await insertJob(db, job('a'));
       await db.connection().execute(async (conn) => {
-        assert.equal((await byId.first(conn, { id: 'a' }))?.id, 'a');
-        assert.equal((await byType.first(conn, { type: 'test.kind' }))?.id, 'a');
+        for (const query of stale) assert.equal((await query.first(conn, { id: 'a' }))?.id, 'a');
         await sql`alter table jobs add column extra_for_test text`.execute(db);
-
-        await assert.rejects(byId.first(conn, { id: 'a' }), (error: unknown) => isNamedStatementLost(error));
-        assert.ok('extra_for_test' in ((await byId.first(conn, { id: 'a' })) ?? {}));
-
-        // A single unit (no batch neighbours to isolate it from) is retried alone only because the
-        // error counts as a conflict; the retry sends the text unnamed.
+        // The committer runs on this one connection; a lone unit is retried only because the error counts as a conflict.
         const committer = new GroupCommitter({ ...t.db, kysely: conn }, { lanes: 1 });
-        const row = await committer.run((trx) => byType.first(trx, { type: 'test.kind' }));
-        assert.ok(row !== undefined && 'extra_for_test' in row);
+        const rows = await committer.run(async (trx) => Promise.all(stale.map((query) => query.first(trx, { id: 'a' }))));
+        assert.ok(rows.every((row) => row !== undefined && 'extra_for_test' in row));
       });
     });
   });
