@@ -183,7 +183,8 @@ export async function runKind<I, O>(trx: Transaction<Database>, kind: BatchKind<
 
 /**
  * Unique violations, serialization failures and deadlocks (PostgreSQL), constraint and busy
- * errors (SQLite), and a named statement the server lost (./pg-named.ts: the retry sends it unnamed).
+ * errors (SQLite), and a named statement the pool could not use (./pg-named.ts: by the retry it
+ * has stopped naming or moved to fresh names).
  */
 export function isConflict(error: unknown): boolean {
   if (isNamedStatementLost(error)) return true;

@@ -89,8 +89,9 @@ export class PreparedQuery<P extends Params, Row> {
       if (postgres) {
         nameStatement(compiled.sql);
         this.#postgres = compiled;
+      } else {
+        this.#sqlite = compiled;
       }
-      else this.#sqlite = compiled;
     }
     const values = compiled.slots.map((slot) => {
       if ('constant' in slot) return slot.constant;
